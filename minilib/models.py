@@ -1,0 +1,163 @@
+"""MiniGPT: a small decoder-only transformer whose attention is a config choice.
+
+Modelled on nanoGPT's ``model.py``: one config dataclass, pre-LayerNorm blocks,
+shape comments. What the course varies lives in ``GPTConfig``: ``score``
+(dot/additive/cosine), ``qkv`` (separate/shared_qk/shared_qkv) and ``masking``
+(-inf/zero). The defaults are the sound choices.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .attention import QKV_MODES, MultiHeadAttention
+from .masks import check_masking
+from .scores import check_score
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 8000
+    block_size: int = 100      # longest input sequence
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 80
+    dropout: float = 0.0
+    score: str = "dot"         # "dot" | "additive" | "cosine"
+    qkv: str = "separate"      # "separate" | "shared_qk" | "shared_qkv"
+    masking: str = "-inf"      # "-inf" | "zero" (leaks; for teaching)
+    d_additive: int | None = None   # width of the additive score's tanh layer (default n_embd // n_head)
+    tie_weights: bool = False  # share token embedding and LM head
+    bias: bool = True
+
+    def __post_init__(self):
+        check_score(self.score)
+        check_masking(self.masking)
+        if self.qkv not in QKV_MODES:
+            raise ValueError(f"unknown qkv {self.qkv!r}; valid choices are {', '.join(map(repr, QKV_MODES))}")
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class MLP(nn.Module):
+    def __init__(self, c: GPTConfig):
+        super().__init__()
+        self.fc = nn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias)
+        self.proj = nn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x):
+        return self.drop(self.proj(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, c: GPTConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(c.n_embd)
+        self.attn = MultiHeadAttention(c.n_embd, c.n_head, score=c.score, qkv=c.qkv, masking=c.masking,
+                                       causal=True, dropout=c.dropout, d_additive=c.d_additive, bias=c.bias)
+        self.ln2 = nn.LayerNorm(c.n_embd)
+        self.mlp = MLP(c)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x, pad_mask=None, return_weights=False):
+        a = self.attn(self.ln1(x), pad_mask=pad_mask, return_weights=return_weights)
+        a, w = a if return_weights else (a, None)
+        x = x + self.drop(a)
+        x = x + self.mlp(self.ln2(x))
+        return x, w
+
+
+class MiniGPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = c = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.n_embd)
+        self.pos_emb = nn.Embedding(c.block_size, c.n_embd)
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList([Block(c) for _ in range(c.n_layer)])
+        self.ln_f = nn.LayerNorm(c.n_embd)
+        self.head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        if c.tie_weights:
+            self.head.weight = self.tok_emb.weight
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():   # GPT-2: scale residual projections by depth
+            if name.endswith("out_proj.weight") or name.endswith("mlp.proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+
+    @staticmethod
+    def _init_weights(m):
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, mean=0.0, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, mean=0.0, std=0.02)
+
+    def num_params(self):
+        return sum(p.numel() for p in self.parameters())
+
+    def _run(self, idx, pad_mask=None, return_weights=False):
+        if idx.dim() != 2:
+            raise ValueError(f"idx must be [B, T] token ids, got shape {tuple(idx.shape)}")
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(f"sequence length {T} exceeds block_size {self.config.block_size}; "
+                             f"truncate the input to {self.config.block_size} tokens or build the model "
+                             f"with GPTConfig(block_size={T})")
+        pos = torch.arange(T, device=idx.device)
+        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))         # [B, T, C]
+        weights = []
+        for block in self.blocks:
+            x, w = block(x, pad_mask=pad_mask, return_weights=return_weights)
+            weights.append(w)
+        return self.head(self.ln_f(x)), weights                      # logits [B, T, V]
+
+    def forward(self, idx, targets=None, pad_mask=None):
+        """idx [B, T] -> (logits [B, T, V], mean cross-entropy over targets != -100, or None)."""
+        logits, _ = self._run(idx, pad_mask)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
+                                   ignore_index=-100)
+        return logits, loss
+
+    @torch.no_grad()
+    def attention_weights(self, idx, pad_mask=None):
+        """Every layer's attention weights: a list of n_layer tensors [B, H, T, T] (for plots and bertviz)."""
+        return self._run(idx, pad_mask, return_weights=True)[1]
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, stop_id=None, generator=None):
+        """Sample continuations of idx [B, T]. Rows that produced ``stop_id`` keep emitting it."""
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        done = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+        for _ in range(max_new_tokens):
+            logits, _ = self(idx[:, -self.config.block_size:])
+            logits = logits[:, -1, :].float() / temperature
+            if top_k is not None:
+                kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)   # [B, 1]
+            if stop_id is not None:
+                nxt = nxt.masked_fill(done[:, None], stop_id)
+                done |= nxt[:, 0] == stop_id
+            idx = torch.cat([idx, nxt], dim=1)
+            if stop_id is not None and bool(done.all()):
+                break
+        return idx

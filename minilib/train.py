@@ -1,0 +1,177 @@
+"""The training loop every lab uses: AdamW, linear warmup + cosine decay, clipping,
+a divergence guard, progress, and checkpoints that resume bit-identically on CPU.
+
+    history = train(model, batches, TrainConfig(lr=5e-4))
+
+``batches`` is a list of ``Batch(idx, targets, pad_mask)`` (see ``minilib.data``);
+step ``s`` uses ``batches[s % len(batches)]``, so a resumed run sees exactly the
+batches the uninterrupted run would have seen.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from .device import autocast, pick_device, tune_cpu
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 5e-4
+    steps: int | None = None          # None: one pass over the batches (one epoch)
+    warmup: float = 0.05              # warmup steps; a value < 1 is a fraction of ``steps``
+    min_lr_ratio: float = 0.1         # cosine decays to lr * min_lr_ratio
+    weight_decay: float = 0.1
+    betas: tuple = (0.9, 0.95)
+    grad_clip: float | None = 1.0
+    log_every: int = 10               # loss is read back (a host sync) and checked every log_every steps
+    checkpoint: str | None = None     # path; resumed from if it exists
+    checkpoint_every: int = 0         # 0: save only when the call ends
+    stop_after: int | None = None     # end this call after this many steps (resume later)
+    device: str = "auto"
+    amp: bool = True                  # bf16 autocast on CUDA
+    progress: bool = True
+
+    def __post_init__(self):
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be >= 1 (or None for one epoch), got {self.steps}")
+        if self.log_every < 1:
+            raise ValueError(f"log_every must be >= 1, got {self.log_every}")
+
+
+@dataclass
+class History:
+    losses: list = field(default_factory=list)    # train loss of every step
+    lrs: list = field(default_factory=list)
+    step: int = 0
+    train_seconds: float = 0.0                    # wall time spent in training steps
+    tokens: int = 0
+
+    @property
+    def seconds_per_step(self):
+        return self.train_seconds / max(1, self.step)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Linear warmup to ``lr``, then cosine decay to ``lr * min_lr_ratio`` at ``total``."""
+    warm = int(cfg.warmup * total) if cfg.warmup < 1 else int(cfg.warmup)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    progress = min(1.0, (step - warm) / max(1, total - warm))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def make_optimizer(model, cfg: TrainConfig, device):
+    """AdamW; matrices decay, biases/LayerNorm/embedding-free vectors don't (as in nanoGPT)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=device.type == "cuda")
+
+
+def _save(path, model, opt, history):
+    tmp = f"{path}.tmp"
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "history": history.to_dict(),
+                "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}, tmp)
+    os.replace(tmp, path)
+
+
+def _load(path, model, opt):
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["opt"])
+    torch.set_rng_state(ck["rng"])
+    if ck.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ck["cuda_rng"])
+    return History(**ck["history"])
+
+
+def _progress(total, initial, enabled):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, initial=initial, desc="training", unit="step", leave=True)
+
+
+def train(model, batches, config: TrainConfig | None = None, *, callback=None) -> History:
+    """Train ``model`` on ``batches``; returns the ``History``. ``callback(history)`` runs every log_every steps."""
+    cfg = config or TrainConfig()
+    if len(batches) == 0:
+        raise ValueError("no batches to train on: the corpus is empty or smaller than one batch")
+    device = pick_device(None if cfg.device == "auto" else cfg.device)
+    if device.type == "cpu":
+        tune_cpu()
+    total = cfg.steps or len(batches)
+    model.to(device).train()
+    opt = make_optimizer(model, cfg, device)
+    history = History()
+    if cfg.checkpoint and os.path.exists(cfg.checkpoint):
+        history = _load(cfg.checkpoint, model, opt)
+    # the whole (small) data set lives on the device: no host->device copy per step
+    data = [tuple(t.to(device, non_blocking=True) for t in b) for b in batches] if device.type != "cpu" else batches
+    n_targets = [int((b[1] != -100).sum()) for b in batches]      # counted once, on the host
+    end = total if cfg.stop_after is None else min(total, history.step + cfg.stop_after)
+    bar = _progress(total, history.step, cfg.progress)
+    pending = []                                   # per-step losses still on the device
+    t0 = time.perf_counter()
+    try:
+        while history.step < end:
+            step = history.step
+            lr = lr_at(step, total, cfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            idx, targets, pad_mask = data[step % len(data)]
+            with autocast(device, cfg.amp):
+                _, loss = model(idx, targets, pad_mask=pad_mask)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            pending.append(loss.detach())
+            history.lrs.append(lr)
+            history.tokens += n_targets[step % len(data)]
+            history.step += 1
+            if history.step % cfg.log_every == 0 or history.step == end:
+                _flush(pending, history, step)
+                if bar is not None:
+                    bar.update(history.step - bar.n)
+                    bar.set_postfix(loss=f"{history.losses[-1]:.3f}", lr=f"{lr:.1e}")
+                if callback is not None:
+                    callback(history)
+            if cfg.checkpoint and cfg.checkpoint_every and history.step % cfg.checkpoint_every == 0:
+                _save(cfg.checkpoint, model, opt, history)
+    finally:
+        history.train_seconds += time.perf_counter() - t0
+        if bar is not None:
+            bar.close()
+    if cfg.checkpoint:
+        _save(cfg.checkpoint, model, opt, history)
+    return history
+
+
+def _flush(pending, history, last_step):
+    """Read back the losses (one sync), and stop with a message at the first non-finite one."""
+    values = torch.stack(pending).float().tolist()
+    first = last_step - len(values) + 1
+    for i, v in enumerate(values):
+        if not math.isfinite(v):
+            raise TrainingDiverged(f"loss became {v} at step {first + i}: training diverged. "
+                                   "Lower the learning rate (e.g. by 3-10x), keep gradient clipping on "
+                                   "(grad_clip=1.0), or use a longer warmup.")
+    history.losses.extend(values)
+    pending.clear()
