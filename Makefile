@@ -1,0 +1,59 @@
+# Attention by Experiment: the two commands are `make book` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JB := $(BIN)/jupyter-book build . --all -W -n --keep-going
+PIP := $(BIN)/pip install -q --disable-pip-version-check
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+
+.PHONY: book test unit notebooks book-smoke browser lab reproduce bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@# torch first: the CPU wheel where there is no GPU (an unpinned torch pulls a multi-GB CUDA build)
+	$(BIN)/python -c "import torch" 2>/dev/null || \
+	  if command -v nvidia-smi >/dev/null 2>&1; then $(PIP) torch 2>&1 | grep -v '^WARNING: Location' || true; \
+	  else $(PIP) torch==2.13.0 2>&1 | grep -v '^WARNING: Location' || true; fi
+	$(PIP) -r requirements.txt 2>&1 | grep -v '^WARNING: Location' || true
+	$(PIP) --no-deps --no-build-isolation -e . 2>&1 | grep -v '^WARNING: Location' || true
+	$(BIN)/python -c "import torch, minilib, nbval, jupyter_book, ipywidgets, bertviz"
+	touch $(STAMP)
+
+# The HTML book, notebooks executed at `cpu` scale unless MINILIB_SCALE says otherwise.
+book: $(STAMP)
+	MINILIB_SCALE=$${MINILIB_SCALE:-cpu} $(MAKE) --no-print-directory _build_book
+
+_build_book:
+	rm -rf _build/html _build/.doctrees _build/html/reports
+	$(JB)
+	@if ls _build/html/reports/*.log >/dev/null 2>&1; then \
+	  echo "A notebook failed while building the book:"; cat _build/html/reports/*.log; exit 1; fi
+	@echo "Book built: _build/html/index.html"
+
+# Everything a maintainer runs: unit tests, every notebook under nbval at smoke scale, the book, the browser check.
+test: $(STAMP)
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory unit notebooks book-smoke browser && \
+	echo "make test: all stages passed in $$(( $$(date +%s) - start )) s"
+
+unit: $(STAMP)
+	MINILIB_SCALE=smoke $(BIN)/pytest -q tests --ignore=tests/test_book_browser.py
+
+notebooks: $(STAMP)
+	MINILIB_SCALE=smoke $(BIN)/pytest -q --nbval-lax --nbval-cell-timeout=600 $$(git ls-files 'chapters/*.ipynb' 'labs/*.ipynb')
+
+book-smoke: $(STAMP)
+	MINILIB_SCALE=smoke $(MAKE) --no-print-directory _build_book
+
+browser: $(STAMP)
+	@if [ -f tests/test_book_browser.py ]; then \
+	  command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); \
+	  MINILIB_SCALE=smoke $(BIN)/pytest -q tests/test_book_browser.py; fi
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=.
+
+clean:
+	rm -rf _build
