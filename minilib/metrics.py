@@ -77,3 +77,27 @@ def leak_probe(model, idx, t, *, per_layer=False, seed=0):
         return [float((outs[i][:, : t + 1] - outs[n + i][:, : t + 1]).abs().max()) for i in range(n)]
     finally:
         model.train(was_training)
+
+
+@torch.no_grad()
+def prefix_loss(model, batches, device=None) -> dict:
+    """Loss when every position is predicted from its prefix alone (the input truncated after it).
+
+    This is what a model faces when it generates. For a causal model it equals the usual
+    teacher-forced loss (``evaluate``); a model that peeks at the future loses that help here.
+    Costs one forward pass per position.
+    """
+    model.eval()
+    device = device or next(model.parameters()).device
+    total, count = 0.0, 0
+    for idx, targets, pad_mask in batches:
+        idx, targets, pad_mask = idx.to(device), targets.to(device), pad_mask.to(device)
+        for t in range(idx.shape[1]):
+            keep = targets[:, t] != -100
+            if not keep.any():
+                continue
+            logits, _ = model(idx[keep, : t + 1], pad_mask=pad_mask[keep, : t + 1])
+            total += float(F.cross_entropy(logits[:, -1].float(), targets[keep, t], reduction="sum"))
+            count += int(keep.sum())
+    loss = total / max(1, count)
+    return {"loss": loss, "ppl": perplexity(loss), "tokens": count}

@@ -1,0 +1,185 @@
+"""Named, reproducible experiments: the three comparisons of the original write-up (seed 002, §2.2).
+
+    from minilib.experiments import run, compare
+    r = run("dot_vs_additive", "additive", scale="smoke")
+
+One function trains and measures; the lab panels, the reference runs and a plain
+Python session all call it. A run is determined by (experiment, variant, scale,
+seed, overrides); the data set depends only on the scale, so every variant and
+seed of a scale sees the same corpus.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import json
+import math
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+from . import data as D
+from .device import describe, pick_device, seed_everything
+from .grammar import SyntheticLanguage
+from .metrics import evaluate, leak_probe, sequence_loss
+from .models import GPTConfig, MiniGPT
+from .results import RunResult, compare, load_references  # noqa: F401  (re-exported for the labs)
+from .scale import resolve_scale
+from .train import TrainConfig, train
+
+EXPERIMENTS = {
+    "dot_vs_additive": {"dot": {"score": "dot"}, "additive": {"score": "additive"}},
+    "qkv_sharing": {"separate": {"qkv": "separate"}, "shared_qk": {"qkv": "shared_qk"},
+                    "shared_qkv": {"qkv": "shared_qkv"}},
+    "masking": {"-inf": {"masking": "-inf"}, "zero": {"masking": "zero"}},
+}
+
+# What each scale means. `paper` is the write-up's configuration: ~1.44M parameters
+# (write-up: 1.41M), sentences truncated to 100 tokens, batch 32, one epoch of ~1.56M
+# tokens, AdamW at lr 5e-4. Smaller scales shrink the corpus and the model.
+SCALE_SETTINGS = {
+    "smoke": dict(n_train_tokens=16_000, n_types=300, vocab_size=304, max_len=40, batch_size=16,
+                  n_layer=1, n_head=2, n_embd=32, lr=5e-3, steps=None, n_samples=50, eval_batches=8),
+    "cpu": dict(n_train_tokens=250_000, n_types=1_996, vocab_size=2_000, max_len=100, batch_size=32,
+                n_layer=2, n_head=4, n_embd=64, lr=2e-3, steps=None, n_samples=200, eval_batches=40),
+    "paper": dict(n_train_tokens=1_561_375, n_types=7_996, vocab_size=8_000, max_len=100, batch_size=32,
+                  n_layer=2, n_head=4, n_embd=80, lr=5e-4, steps=None, n_samples=200, eval_batches=100),
+}
+DATA_KEYS = ("n_train_tokens", "n_types", "vocab_size", "max_len", "batch_size")
+MODEL_KEYS = tuple(f.name for f in dataclasses.fields(GPTConfig))
+TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+RUN_KEYS = ("n_samples", "eval_batches")
+
+
+def check(experiment, variant=None):
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; valid choices are {', '.join(map(repr, EXPERIMENTS))}")
+    if variant is not None and variant not in EXPERIMENTS[experiment]:
+        raise ValueError(f"unknown variant {variant!r} for {experiment!r}; valid choices are "
+                         f"{', '.join(map(repr, EXPERIMENTS[experiment]))}")
+
+
+def settings(experiment, variant, scale="auto", **overrides) -> dict:
+    """The full flat settings of a run (scale defaults, then the variant, then the overrides)."""
+    check(experiment, variant)
+    s = dict(SCALE_SETTINGS[resolve_scale(scale)])
+    s.update(EXPERIMENTS[experiment][variant])
+    unknown = set(overrides) - set(s) - set(MODEL_KEYS) - set(TRAIN_KEYS)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)}; valid ones are "
+                         f"{sorted(set(s) | set(MODEL_KEYS) | set(TRAIN_KEYS) - {'device', 'checkpoint'})}")
+    s.update(overrides)
+    return s
+
+
+@functools.lru_cache(maxsize=4)
+def prepare_data(n_train_tokens, n_types, vocab_size, max_len, batch_size, data_seed=0):
+    """Corpus, tokenizer, dev/train-slice batches and the entropy floor for one scale (cached per process)."""
+    corpus = D.load_corpus("synthetic", n_train_tokens=n_train_tokens, n_types=n_types, seed=data_seed)
+    tok = D.Tokenizer.build(corpus.train, max_size=vocab_size)
+    enc = lambda sents: [tok.encode(s, add_special=True) for s in sents]
+    train_ids, dev_ids = enc(corpus.train), enc(corpus.dev)
+    dev = D.make_batches(dev_ids, batch_size=batch_size, max_len=max_len, pad_id=tok.pad_id, shuffle=False)
+    floor = D.true_loss(corpus.dev, corpus.language, max_len=max_len).loss
+    probes = _probe_sentences(corpus.language)
+    return {"corpus": corpus, "tok": tok, "train_ids": train_ids, "dev": dev, "floor": floor, "probes": probes}
+
+
+def _probe_sentences(lang: SyntheticLanguage, n=4, seed=2024):
+    """Four fixed held-out sentences of growing length (the write-up used four English sentences)."""
+    import numpy as np
+    pool = sorted(lang.sample(400, np.random.default_rng(seed)), key=len)
+    return [pool[int(q * (len(pool) - 1))] for q in (0.2, 0.45, 0.7, 0.9)][:n]
+
+
+def _jsonable(x):
+    """The same settings as JSON would give them back (tuples become lists), so saved runs compare equal."""
+    return json.loads(json.dumps(x))
+
+
+def _commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def sample_sentences(model, tok, n, max_len, seed=0):
+    """n free-running samples from <START> until <STOP> (or max_len tokens), as token lists."""
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(seed)
+    start = torch.full((n, 1), tok.start_id, dtype=torch.long, device=device)
+    model.eval()
+    out = model.generate(start, max_len, stop_id=tok.stop_id, generator=g).tolist()
+    sents = []
+    for row in out:
+        row = row[1:]
+        ended = tok.stop_id in row
+        sents.append((tok.decode(row[: row.index(tok.stop_id)] if ended else row), ended))
+    return sents
+
+
+def run(experiment, variant, scale="auto", seed=0, *, callback=None, progress=True, checkpoint=None,
+        **overrides) -> RunResult:
+    """Train one variant and measure everything the lab tables need. Returns a ``RunResult``."""
+    scale = resolve_scale(scale)
+    s = settings(experiment, variant, scale, **overrides)
+    d = prepare_data(*(s[k] for k in DATA_KEYS))
+    tok = d["tok"]
+    gen = seed_everything(seed)
+    batches = D.make_batches(d["train_ids"], batch_size=s["batch_size"], max_len=s["max_len"],
+                             pad_id=tok.pad_id, seed=seed)
+    mcfg = GPTConfig(**{k: s[k] for k in MODEL_KEYS if k in s and k != "vocab_size"},
+                     vocab_size=tok.vocab_size, block_size=s["max_len"])
+    model = MiniGPT(mcfg)
+    tcfg = TrainConfig(**{k: s[k] for k in TRAIN_KEYS if k in s}, progress=progress, checkpoint=checkpoint)
+    device = pick_device(None if tcfg.device == "auto" else tcfg.device)
+    hist = train(model, batches, tcfg, callback=callback)
+    if hist.step < (tcfg.steps or len(batches)):
+        raise RuntimeError(f"run stopped early at step {hist.step} (stop_after); resume it with the same checkpoint")
+    del gen
+    n_eval = s["eval_batches"]
+    tail = hist.losses[-max(1, len(hist.losses) // 20):]
+    dev = evaluate(model, d["dev"], device)                  # the whole dev set: the floor is computed on it too
+    train_eval = evaluate(model, batches[:n_eval], device)
+    floor = d["floor"]
+    probes = []
+    for sent in d["probes"]:
+        loss = sequence_loss(model, tok.encode(sent, add_special=True), device)
+        true = D.true_loss([sent], d["corpus"].language, max_len=s["max_len"]).loss
+        probes.append({"text": " ".join(sent), "loss": loss, "ppl": math.exp(loss), "true_loss": true})
+    samples = sample_sentences(model, tok, s["n_samples"], s["max_len"], seed=seed)
+    lang = d["corpus"].language
+    gram = sum(ended and lang.is_grammatical(t) for t, ended in samples) / len(samples)
+    probe_batch = d["dev"][0].idx[:8].to(device)
+    leak = leak_probe(model, probe_batch, probe_batch.shape[1] // 2) if probe_batch.shape[1] > 2 else float("nan")
+    prov = describe(device) | {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": _commit(),
+                               "minilib": __import__("minilib").__version__}
+    result = RunResult(
+        experiment=experiment, variant=variant, scale=scale, seed=seed,
+        config=_jsonable({"model": mcfg.to_dict(), "train": dataclasses.asdict(tcfg) | {"steps_run": hist.step},
+                "data": {k: s[k] for k in DATA_KEYS} | {"train_tokens": hist.tokens, "train_batches": len(batches)}}),
+        n_params=model.num_params(), provenance=prov, train_seconds=hist.train_seconds,
+        seconds_per_step=hist.seconds_per_step, steps=hist.step, losses=hist.losses,
+        final_train_loss=sum(tail) / len(tail), train_loss=train_eval["loss"], dev_loss=dev["loss"],
+        entropy_floor=floor, probes=probes, samples=[" ".join(t) for t, _ in samples[:5]],
+        grammatical_rate=gram, leak=leak)
+    # not saved to JSON: the trained model itself, for attention maps in the labs
+    result.model, result.tokenizer, result.probe_tokens = model, tok, d["probes"]
+    return result
+
+
+def run_all(experiment, scale="auto", seeds=(0,), **kw) -> list:
+    """Every variant of an experiment for each seed, interleaved (variant-major within a seed)."""
+    check(experiment)
+    return [run(experiment, v, scale, seed, **kw) for seed in seeds for v in EXPERIMENTS[experiment]]
+
+
+def probe_ids(result, i=0):
+    """Probe sentence ``i`` of a fresh run as model input ``[1, T]`` (<START> + tokens), on the model's device."""
+    ids = result.tokenizer.encode(result.probe_tokens[i], add_special=True)[:-1]          # drop <STOP>: it is never an input
+    return torch.tensor([ids[: result.model.config.block_size]], device=next(result.model.parameters()).device)

@@ -1,0 +1,170 @@
+"""Results of experiment runs: ``RunResult`` (saved as JSON with provenance), tables, the published figures.
+
+The published figures are quoted from the original write-up (seed 002, section 2.2)
+with credit. They were measured on English news text with an 80,663-type vocabulary,
+so only their *pattern* is comparable with runs on the course's synthetic language.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "labs" / "results"
+
+# Seed 002 §2.2 (training time m:ss as seconds; perplexities as printed).
+PUBLISHED = {
+    "dot_vs_additive": {
+        "dot": {"train_time_s": 3 * 60 + 35, "final_train_loss": 5.85, "train_ppl": 401.043, "dev_ppl": 380.805},
+        "additive": {"train_time_s": 20 * 60 + 29, "final_train_loss": 5.72, "train_ppl": 405.255, "dev_ppl": 385.998},
+    },
+    "qkv_sharing": {},   # the write-up reports "no meaningful difference" and no numbers
+    "masking": {
+        "-inf": {"train_time_s": 3 * 60 + 35, "final_train_loss": 5.85, "train_ppl": 401.043, "dev_ppl": 380.805},
+        "zero": {"train_time_s": 2 * 60 + 32, "final_train_loss": 5.27, "train_ppl": 200.316, "dev_ppl": 186.542},
+    },
+}
+PUBLISHED_PROBES = {   # per-sentence loss on four English probe sentences (Table 2 of each experiment)
+    "dot_vs_additive": {"dot": [9.459, 6.742, 8.199, 6.355], "additive": [9.114, 6.478, 7.895, 6.327]},
+    "masking": {"-inf": [9.459, 6.742, 8.199, 6.355], "zero": [8.430, 5.466, 6.271, 4.995]},
+}
+
+
+@dataclass
+class RunResult:
+    experiment: str
+    variant: str
+    scale: str
+    seed: int
+    config: dict                     # model, train and data settings, exactly as run
+    n_params: int
+    provenance: dict                 # device, versions, date, commit
+    train_seconds: float
+    seconds_per_step: float
+    steps: int
+    losses: list                     # train loss of every step
+    final_train_loss: float          # mean of the last 5% of steps
+    train_loss: float                # evaluated on a fixed slice of the training set after training
+    dev_loss: float
+    entropy_floor: float             # the true language's own loss on exactly the dev targets (nan for real text)
+    probes: list = field(default_factory=list)    # [{"text", "loss", "ppl", "true_loss"}] x 4
+    samples: list = field(default_factory=list)   # five generated sentences
+    grammatical_rate: float = float("nan")        # of 200 samples
+    leak: float = float("nan")                    # leak_probe on a dev batch
+
+    @property
+    def train_ppl(self):
+        return math.exp(self.train_loss)
+
+    @property
+    def dev_ppl(self):
+        return math.exp(self.dev_loss)
+
+    @property
+    def below_floor(self):
+        return self.dev_loss < self.entropy_floor
+
+    def save(self, path=None) -> Path:
+        path = Path(path) if path else RESULTS_DIR / f"{self.experiment}_{self.variant}_{self.scale}_seed{self.seed}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1, default=float))
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "RunResult":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def load_references(experiment, variant=None, scale=None, directory=RESULTS_DIR) -> list:
+    """Stored reference runs (``labs/results/*.json``) matching the filters, sorted by variant, scale, seed."""
+    out = []
+    for p in sorted(Path(directory).glob(f"{experiment}_*.json")):
+        r = RunResult.load(p)
+        if r.experiment == experiment and variant in (None, r.variant) and scale in (None, r.scale):
+            out.append(r)
+    return sorted(out, key=lambda r: (r.variant, r.scale, r.seed))
+
+
+COLUMNS = [  # (header, function of a RunResult, format)
+    ("variant", lambda r: r.variant, "{}"), ("scale", lambda r: r.scale, "{}"), ("seed", lambda r: r.seed, "{}"),
+    ("params", lambda r: r.n_params, "{:,}"), ("train time", lambda r: r.train_seconds, "{:.1f} s"),
+    ("ms/step", lambda r: 1000 * r.seconds_per_step, "{:.0f}"),
+    ("final train loss", lambda r: r.final_train_loss, "{:.3f}"), ("train ppl", lambda r: r.train_ppl, "{:.2f}"),
+    ("dev loss", lambda r: r.dev_loss, "{:.3f}"), ("dev ppl", lambda r: r.dev_ppl, "{:.2f}"),
+    ("entropy floor", lambda r: r.entropy_floor, "{:.3f}"), ("grammatical", lambda r: r.grammatical_rate, "{:.0%}"),
+    ("leak", lambda r: r.leak, "{:.1e}"),
+]
+
+
+class Table:
+    """A small table that renders as HTML in a notebook and as aligned text elsewhere."""
+
+    def __init__(self, header, rows, title=""):
+        self.header, self.rows, self.title = list(header), [list(map(str, r)) for r in rows], title
+
+    def _repr_html_(self):
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows)
+        cap = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __str__(self):
+        widths = [max(len(x) for x in col) for col in zip(self.header, *self.rows)]
+        line = lambda r: "  ".join(c.rjust(w) for c, w in zip(r, widths))
+        return "\n".join(([self.title] if self.title else []) + [line(self.header)] + [line(r) for r in self.rows])
+
+    __repr__ = __str__
+
+
+def _fmt(fmt, value):
+    try:
+        return "–" if isinstance(value, float) and math.isnan(value) else fmt.format(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def compare(results, title="") -> Table:
+    """One row per run, the metrics side by side."""
+    return Table([c[0] for c in COLUMNS], [[_fmt(f, get(r)) for _, get, f in COLUMNS] for r in results], title)
+
+
+def spread(results, metric) -> dict:
+    """Mean, standard deviation and count of ``metric`` (a RunResult attribute) per variant."""
+    by = {}
+    for r in results:
+        by.setdefault(r.variant, []).append(getattr(r, metric))
+    return {v: {"mean": statistics.fmean(xs), "sd": statistics.stdev(xs) if len(xs) > 1 else float("nan"),
+                "n": len(xs)} for v, xs in by.items()}
+
+
+def published_table(experiment, runs=(), references=()) -> Table:
+    """The write-up's figures beside the reader's runs and the stored reference runs, per variant."""
+    pub = PUBLISHED.get(experiment, {})
+    rows = []
+    for source, items in (("published", None), ("reference", references), ("your run", runs)):
+        if items is None:
+            for v, m in pub.items():
+                rows.append([source, v, f"{m['train_time_s'] // 60}:{m['train_time_s'] % 60:02d}",
+                             f"{m['final_train_loss']:.2f}", f"{m['train_ppl']:.1f}", f"{m['dev_ppl']:.1f}", "–"])
+            continue
+        for r in items:
+            rows.append([f"{source} ({r.scale}, seed {r.seed})", r.variant,
+                         f"{int(r.train_seconds) // 60}:{int(r.train_seconds) % 60:02d}", f"{r.final_train_loss:.2f}",
+                         f"{r.train_ppl:.1f}", f"{r.dev_ppl:.1f}", _fmt("{:.2f}", math.exp(r.entropy_floor))])
+    return Table(["source", "variant", "train time", "final train loss", "train ppl", "dev ppl", "floor ppl"], rows,
+                 title=f"{experiment}: published (English news) vs this course's runs (synthetic language)")
+
+
+def probe_table(runs) -> Table:
+    """Per-sentence loss (and perplexity) of each run on the probe sentences, beside the true loss."""
+    header = ["#", "sentence", "true loss"] + [f"{r.variant} loss (ppl)" for r in runs]
+    rows = [[i + 1, (p["text"][:60] + ("…" if len(p["text"]) > 60 else "")), f"{p['true_loss']:.3f}"]
+            + [f"{r.probes[i]['loss']:.3f} ({r.probes[i]['ppl']:.1f})" for r in runs]
+            for i, p in enumerate(runs[0].probes)]
+    return Table(header, rows, title="per-sentence loss on the probe sentences (nats/token)")

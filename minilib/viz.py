@@ -1,0 +1,76 @@
+"""Plots for the labs: loss curves, results against the published figures, attention maps, bertviz."""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def smooth(xs, window=25):
+    """Moving average (the first points average what exists so far)."""
+    xs = np.asarray(xs, dtype=float)
+    if len(xs) == 0:
+        return xs
+    c = np.cumsum(np.insert(xs, 0, 0.0))
+    w = np.minimum(np.arange(1, len(xs) + 1), window)
+    return (c[1:] - c[np.arange(1, len(xs) + 1) - w]) / w
+
+
+def plot_losses(runs, ax=None, references=(), floor=None, title="training loss", window=25):
+    """Train-loss curves of runs (solid) and reference runs (dashed, faint), with the entropy floor."""
+    ax = ax or plt.subplots(figsize=(7, 3.6))[1]
+    for r in references:
+        ax.plot(smooth(r.losses, window), "--", alpha=0.45, label=f"reference {r.variant} (seed {r.seed})")
+    for r in runs:
+        ax.plot(smooth(r.losses, window), label=f"{r.variant} ({r.scale}, seed {r.seed})")
+    if floor is not None and math.isfinite(floor):
+        ax.axhline(floor, color="k", lw=1, ls=":", label=f"entropy floor {floor:.2f}")
+    ax.set(xlabel="step", ylabel="loss (nats/token)", title=title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_metric_bars(groups, metric, ax=None, published=None, ylabel=None):
+    """Bars of ``metric`` per variant: mean of the runs with each seed as a dot; published values as crosses."""
+    ax = ax or plt.subplots(figsize=(5, 3.2))[1]
+    variants = list(groups)
+    for i, v in enumerate(variants):
+        vals = [getattr(r, metric) for r in groups[v]]
+        ax.bar(i, np.mean(vals), color=f"C{i}", alpha=0.6)
+        ax.plot([i] * len(vals), vals, "k.", ms=6)
+        if published and v in published:
+            ax.plot(i, published[v], "rx", ms=9, mew=2, label="published" if i == 0 else None)
+    ax.set_xticks(range(len(variants)), variants)
+    ax.set_ylabel(ylabel or metric)
+    if published:
+        ax.legend(fontsize=8)
+    return ax
+
+
+def plot_attention_grid(weights, tokens, layer_titles=None, max_heads=8):
+    """Grid of heatmaps: rows = layers, columns = heads. ``weights``: list of [H, T, T] (one sentence)."""
+    n_layers, n_heads = len(weights), min(max_heads, weights[0].shape[0])
+    fig, axes = plt.subplots(n_layers, n_heads, figsize=(2.3 * n_heads, 2.3 * n_layers), squeeze=False)
+    T = len(tokens)
+    for l, w in enumerate(weights):
+        for h in range(n_heads):
+            ax = axes[l][h]
+            ax.imshow(np.asarray(w[h][:T, :T], dtype=float), cmap="viridis", vmin=0, vmax=1)
+            ax.set_title(f"layer {l} head {h}" if layer_titles is None else layer_titles[l], fontsize=8)
+            ax.set_xticks([]), ax.set_yticks([])
+            if h == 0 and T <= 24:
+                ax.set_yticks(range(T), tokens, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def head_view(model, tok, sentence_tokens):
+    """bertviz's interactive head view, fed from MiniGPT's attention weights (no Hugging Face model needed)."""
+    import torch
+    from bertviz import head_view as _head_view
+    ids = tok.encode(sentence_tokens, add_special=True)[:-1][: model.config.block_size]
+    device = next(model.parameters()).device
+    weights = model.attention_weights(torch.tensor([ids], device=device))      # n_layer x [1, H, T, T]
+    labels = tok.decode(ids, skip_special=False)
+    return _head_view([w.float().cpu() for w in weights], labels)

@@ -1,0 +1,99 @@
+"""The lab panel: pick variants and settings, press Run, watch progress and loss curves live,
+and keep every run of the session side by side in one table.
+
+It uses only core ipywidgets controls, ``Output`` and matplotlib, which Colab renders
+without a custom widget manager. The panel calls the same ``experiments.run`` a plain
+code cell can call, so ``panel.run()`` in a cell and the Run button do the same thing.
+"""
+from __future__ import annotations
+
+import time
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+from IPython.display import display
+
+from . import experiments as E
+from .results import compare
+from .scale import SCALES, resolve_scale
+from .viz import plot_losses
+
+
+class LabPanel:
+    """``LabPanel("dot_vs_additive")``: variant checkboxes, scale, seed, learning rate, steps, Run."""
+
+    def __init__(self, experiment, variants=None, scale="auto", seed=0, redraw_seconds=1.0):
+        E.check(experiment)
+        self.experiment, self.results, self.redraw_seconds = experiment, [], redraw_seconds
+        names = list(E.EXPERIMENTS[experiment])
+        chosen = set(variants or names)
+        self.picks = {v: W.Checkbox(value=v in chosen, description=v, indent=False,
+                                    layout=W.Layout(width="auto")) for v in names}
+        scale = resolve_scale(scale)
+        self.scale = W.Dropdown(options=list(SCALES), value=scale, description="scale")
+        self.seed = W.IntText(value=seed, description="seed", layout=W.Layout(width="160px"))
+        self.lr = W.FloatText(value=E.SCALE_SETTINGS[scale]["lr"], description="lr", layout=W.Layout(width="180px"))
+        self.steps = W.IntText(value=0, description="steps", tooltip="0 = one epoch", layout=W.Layout(width="160px"))
+        self.scale.observe(lambda ch: setattr(self.lr, "value", E.SCALE_SETTINGS[ch["new"]]["lr"]), names="value")
+        self.button = W.Button(description="Run", button_style="primary", icon="play")
+        self.status = W.HTML()
+        self.progress_out, self.plot_out, self.table_out = W.Output(), W.Output(), W.Output()
+        self.button.on_click(lambda _: self.run())
+        self.widget = W.VBox([
+            W.HBox([W.HTML("<b>variants</b>"), *self.picks.values()]),
+            W.HBox([self.scale, self.seed, self.lr, self.steps, self.button]),
+            self.status, self.progress_out, self.plot_out, self.table_out])
+
+    def _ipython_display_(self):
+        display(self.widget)
+
+    def _live(self, variant):
+        last = [0.0]
+
+        def callback(history):
+            now = time.perf_counter()
+            if now - last[0] < self.redraw_seconds:
+                return
+            last[0] = now
+            self._draw(extra=(variant, history.losses))
+        return callback
+
+    def _draw(self, extra=None):
+        runs = [r for r in self.results if r.experiment == self.experiment]
+        with self.plot_out:
+            self.plot_out.clear_output(wait=True)
+            ax = plot_losses(runs, title=f"{self.experiment}: training loss (this session)")
+            if extra is not None:
+                from .viz import smooth
+                ax.plot(smooth(extra[1]), color="k", lw=1.2, label=f"{extra[0]} (running)")
+                ax.legend(fontsize=8)
+            plt.show()
+
+    def run(self, variants=None, **overrides):
+        """Run the picked variants (or ``variants``) with the panel's settings; returns the new RunResults."""
+        variants = variants or [v for v, box in self.picks.items() if box.value]
+        if not variants:
+            self.status.value = "<span style='color:#b00'>Pick at least one variant.</span>"
+            return []
+        settings = {"lr": self.lr.value, **({"steps": self.steps.value} if self.steps.value > 0 else {}), **overrides}
+        new = []
+        self.button.disabled = True
+        try:
+            for v in variants:
+                self.status.value = f"running <b>{v}</b> at scale <b>{self.scale.value}</b>, seed {self.seed.value} …"
+                with self.progress_out:
+                    r = E.run(self.experiment, v, self.scale.value, self.seed.value,
+                              callback=self._live(v), **settings)
+                self.results.append(r)
+                new.append(r)
+                self._draw()
+                with self.table_out:
+                    self.table_out.clear_output(wait=True)
+                    display(compare(self.results, title="every run of this session"))
+            self.status.value = f"done: {len(new)} run(s); {len(self.results)} in this session"
+        except Exception as exc:   # show the message in the panel, keep the panel usable
+            self.status.value = f"<span style='color:#b00'>{type(exc).__name__}: {exc}</span>"
+            raise
+        finally:
+            self.button.disabled = False
+        return new
