@@ -1,0 +1,407 @@
+"""Corpora, their statistics, and the batches a language model trains on.
+
+    corpus = load_corpus()                      # the synthetic language, paper scale, cached
+    tok = corpus.tokenizer(max_size=8000)       # the whole lexicon fits: no <UNK>
+    rows = encode_corpus(corpus, tok)           # {"train": [[<START>, ..., <STOP>], ...], ...}
+    batches = make_batches(rows["train"], batch_size=32, max_len=100)
+
+Corpora (``load_corpus(name)``): ``"synthetic"`` (default; generated from
+``minilib.grammar.SyntheticLanguage`` and cached on disk), ``"pydoc"`` (English
+text shipped with Python: the ``pydoc_data`` help topics), a path to a local
+text file, and ``"tinyshakespeare"`` / ``"wikitext-2"`` (downloaded once where a
+network exists; without one they raise ``CorpusUnavailableError``).
+
+The synthetic corpus is the only one whose true probabilities are known, so only
+there can ``true_loss`` say what a perfect model would score on the very same
+targets: a held-out loss below that floor means the model sees what it should not.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import re
+import tempfile
+import time
+import urllib.request
+import warnings
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .grammar import SyntheticLanguage
+from .tokenizer import Tokenizer
+
+PAPER_TRAIN_TOKENS = 1_561_375       # "total training tokens" reported by the original write-up
+CORPORA = ("synthetic", "pydoc", "tinyshakespeare", "wikitext-2")
+OFFLINE = "'synthetic' (the default), 'pydoc', or a path to a local text file"
+_WIKI = "https://raw.githubusercontent.com/pytorch/examples/main/word_language_model/data/wikitext-2/{}.txt"
+URLS = {"tinyshakespeare": "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+        "wikitext-2": {s: _WIKI.format(f) for s, f in (("train", "train"), ("dev", "valid"), ("test", "test"))}}
+_FORMAT = 1                          # bump when the cache layout or the language changes
+
+
+class CorpusUnavailableError(RuntimeError):
+    """A corpus that must be downloaded could not be (no network, or the server failed)."""
+
+
+@dataclass(repr=False)
+class Corpus:
+    """Three splits of sentences (each a list of token strings) and where they came from."""
+    name: str
+    train: list
+    dev: list
+    test: list
+    language: SyntheticLanguage | None = None       # the true distribution, for the synthetic corpus
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def vocabulary(self) -> list | None:
+        """Every word type of the language (synthetic corpus), else None."""
+        return self.language.vocabulary() if self.language is not None else None
+
+    def tokenizer(self, max_size: int | None = 8_000, level: str = "word") -> Tokenizer:
+        """Train-frequency vocabulary, topped up with the rest of the lexicon when there is one."""
+        if level == "char":
+            return Tokenizer.chars(self.train, max_size=max_size)
+        return Tokenizer.build(self.train, max_size=max_size, extra=self.vocabulary or ())
+
+    def __repr__(self):
+        n = {s: sum(map(len, getattr(self, s))) for s in ("train", "dev", "test")}
+        return (f"Corpus({self.name!r}, train={len(self.train):,} sentences/{n['train']:,} tokens, "
+                f"dev={len(self.dev):,}/{n['dev']:,}, test={len(self.test):,}/{n['test']:,})")
+
+
+def default_cache_dir() -> Path:
+    """``$MINILIB_CACHE`` if set, else ``~/.cache/minilib``."""
+    return Path(os.environ.get("MINILIB_CACHE") or Path.home() / ".cache" / "minilib")
+
+
+def load_corpus(name: str = "synthetic", *, n_train_tokens: int | None = None, seed: int = 0,
+                n_types: int = 7_900, dev_fraction: float = 0.05, cache_dir=None, **language_kwargs) -> Corpus:
+    """Load (or generate, or download) a corpus with fixed train/dev/test splits.
+
+    ``"synthetic"``: ``n_train_tokens`` (default: the paper's 1,561,375) training
+    tokens from ``SyntheticLanguage(seed, n_types, **language_kwargs)``, and
+    ``dev_fraction`` as many for dev and for test, each split from its own seeded
+    stream. Tokens are counted without ``<START>``/``<STOP>``. The result is cached
+    under ``cache_dir`` keyed by every parameter; a cached load takes well under a
+    second. Real text (``"pydoc"``, a local path, downloads) is split into
+    sentences and words; its sentences are shuffled with ``seed`` into
+    1 - 2*dev_fraction / dev_fraction / dev_fraction (wikitext-2 keeps its own
+    splits), and ``n_train_tokens``, if given, truncates the training split.
+    """
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if not 0 <= dev_fraction < 0.5:
+        raise ValueError(f"dev_fraction must be in [0, 0.5), got {dev_fraction}")
+    if n_train_tokens is not None and n_train_tokens < 1:
+        raise ValueError(f"n_train_tokens must be >= 1, got {n_train_tokens}")
+    if name == "synthetic":
+        return _synthetic(n_train_tokens or PAPER_TRAIN_TOKENS, seed, n_types, dev_fraction, cache, language_kwargs)
+    if language_kwargs:
+        raise TypeError(f"unexpected arguments for {name!r}: {sorted(language_kwargs)}")
+    if name == "pydoc":
+        try:
+            from pydoc_data.topics import topics
+        except ImportError as e:      # some Linux distributions strip it
+            raise CorpusUnavailableError(f"this Python has no pydoc_data; offline choices: {OFFLINE}") from e
+        sents = [_words(s) for k in sorted(topics) for s in split_sentences(topics[k])]
+        corpus = _split(name, sents, seed, dev_fraction)
+    elif name == "tinyshakespeare":
+        text = _fetch(name, URLS[name], cache / "tinyshakespeare.txt").read_text(encoding="utf-8")
+        corpus = _split(name, [_words(s) for s in split_sentences(text)], seed, dev_fraction)
+    elif name == "wikitext-2":
+        parts = {s: _wikitext(_fetch(name, u, cache / f"wikitext-2-{s}.txt")) for s, u in URLS[name].items()}
+        corpus = Corpus(name, parts["train"], parts["dev"], parts["test"], meta={"source": URLS[name]})
+    elif os.path.isfile(name):
+        corpus = _split(Path(name).name, read_text_file(name), seed, dev_fraction)
+    else:
+        raise ValueError(f"unknown corpus {name!r}: choose one of {', '.join(map(repr, CORPORA))} "
+                         "or give the path of an existing text file")
+    if n_train_tokens is not None:
+        corpus.train = _take_tokens(corpus.train, n_train_tokens)
+    return corpus
+
+
+# ---------------------------------------------------------------------- the synthetic corpus
+def _synthetic(n_train, seed, n_types, dev_fraction, cache, kwargs) -> Corpus:
+    language = SyntheticLanguage(seed, n_types, **kwargs)
+    params = {"format": _FORMAT, "n_train_tokens": n_train, "seed": seed, "n_types": n_types,
+              "dev_fraction": dev_fraction, **dict(sorted(kwargs.items()))}
+    # the key also covers the rules and the lexicon, so a changed language never reads a stale cache
+    language_id = language.grammar_text() + repr(language) + " ".join(language.vocabulary())
+    key = hashlib.sha1((json.dumps(params, sort_keys=True) + language_id).encode()).hexdigest()[:16]
+    path = cache / f"synthetic-{key}.npz"
+    t0, cached = time.perf_counter(), path.exists()
+    if cached:
+        splits = _load_splits(path)
+    else:
+        n_dev = round(n_train * dev_fraction)
+        splits = [_take_tokens(_sample_stream(language, n, random.Random(f"corpus-{seed}-{part}")), n)
+                  for part, n in (("train", n_train), ("dev", n_dev), ("test", n_dev))]
+        try:
+            _save_splits(path, splits, language.vocabulary(), params)
+        except OSError as e:                # a read-only home directory should not stop the course
+            warnings.warn(f"could not cache the corpus at {path}: {e}")
+    meta = {**params, "cached": cached, "path": str(path), "seconds": time.perf_counter() - t0}
+    return Corpus("synthetic", *splits, language=language, meta=meta)
+
+
+def _save_splits(path: Path, splits, vocab: list, params: dict) -> None:
+    """Store sentences as word ids (int32) plus lengths: compact, and fast to read back."""
+    index = {w: i for i, w in enumerate(vocab)}
+    sents = [s for split in splits for s in split]
+    ids = np.fromiter((index[t] for s in sents for t in s), dtype=np.int32)
+    buf = io.BytesIO()
+    np.savez(buf, ids=ids, lengths=np.array([len(s) for s in sents], dtype=np.int32),
+             sizes=np.array([len(x) for x in splits]), vocab=np.array(vocab), params=np.array(json.dumps(params)))
+    _write_atomic(path, buf.getvalue())
+
+
+def _load_splits(path: Path) -> list:
+    with np.load(path) as z:
+        ids, lengths, sizes, vocab = z["ids"], z["lengths"], z["sizes"], z["vocab"].tolist()
+    tokens = np.array(vocab, dtype=object)[ids].tolist()     # every token shares its vocabulary string
+    ends = np.cumsum(lengths).tolist()
+    sents = [tokens[a:b] for a, b in zip([0] + ends[:-1], ends)]
+    cuts = np.cumsum(sizes).tolist()
+    return [sents[a:b] for a, b in zip([0] + cuts[:-1], cuts)]
+
+
+def _sample_stream(language, n_tokens, rng, chunk=2_000) -> list:
+    """Sentences from one random stream until ``n_tokens`` tokens are reached (a prefix never changes)."""
+    out, total = [], 0
+    while total < n_tokens:
+        more = language.sample(chunk, rng)
+        out += more
+        total += sum(map(len, more))
+    return out
+
+
+def _take_tokens(sents, n_tokens) -> list:
+    """The shortest prefix of ``sents`` holding at least ``n_tokens`` tokens."""
+    total = 0
+    for i, s in enumerate(sents):
+        if total >= n_tokens:
+            return sents[:i]
+        total += len(s)
+    return list(sents)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file, then rename: readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------------- real text
+_SENT_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_TOKEN = re.compile(r"\d+(?:\.\d+)+|\w+(?:['’-]\w+)*|[^\w\s]")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Paragraphs (blank-line separated) cut after ``. ! ?`` followed by a capital or a digit."""
+    out = []
+    text = re.sub(r"(?m)^\s*([-=*~^#+_])\1{2,}\s*$", "", text)     # drop reST underlines such as "*****"
+    for para in re.split(r"\n\s*\n", text):
+        para = " ".join(para.split())
+        out += [s for s in _SENT_END.split(para) if s]
+    return out
+
+
+def _words(sentence: str) -> list[str]:
+    """Words and punctuation marks: ``"Don't stop."`` -> ``["Don't", "stop", "."]``."""
+    return _TOKEN.findall(sentence)
+
+
+def read_text_file(path, split: str = "auto") -> list[list[str]]:
+    """Sentences of a local text file: one per line (``"lines"``), or cut by punctuation
+    (``"sentences"``); ``"auto"`` uses lines unless they average more than 50 words."""
+    text = Path(path).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if split == "auto":
+        split = "lines" if lines and sum(len(line.split()) for line in lines) / len(lines) <= 50 else "sentences"
+    if split not in ("lines", "sentences"):
+        raise ValueError(f"split must be 'auto', 'lines' or 'sentences', got {split!r}")
+    return [w for w in map(_words, lines if split == "lines" else split_sentences(text)) if w]
+
+
+def _wikitext(path: Path) -> list[list[str]]:
+    """WikiText is pre-tokenized: split on spaces, drop ``= headings =``, cut after ``. ? !``."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        toks = line.split()
+        if not toks or toks[0] == "=":
+            continue
+        cur = []
+        for t in toks:
+            cur.append(t)
+            if t in (".", "?", "!"):
+                out.append(cur)
+                cur = []
+        if cur:
+            out.append(cur)
+    return out
+
+
+def _split(name, sents, seed, dev_fraction) -> Corpus:
+    sents = list(sents)
+    random.Random(f"split-{seed}").shuffle(sents)
+    n_dev = round(len(sents) * dev_fraction)
+    return Corpus(name, sents[2 * n_dev:], sents[:n_dev], sents[n_dev:2 * n_dev], meta={"seed": seed})
+
+
+def _download(url: str, dest: Path) -> None:
+    """Fetch ``url`` into ``dest`` (atomically). Tests replace this function to simulate no network."""
+    with urllib.request.urlopen(url, timeout=30) as r:
+        _write_atomic(dest, r.read())
+
+
+def _fetch(name: str, url: str, dest: Path) -> Path:
+    if not dest.exists():
+        try:
+            _download(url, dest)
+        except OSError as e:            # urllib's URLError and socket timeouts are OSErrors
+            raise CorpusUnavailableError(
+                f"corpus {name!r} is not cached at {dest} and could not be downloaded from {url} ({e}). "
+                f"Offline choices: {OFFLINE}.") from e
+    return dest
+
+
+# ---------------------------------------------------------------------- statistics
+@dataclass(repr=False)
+class CorpusStats:
+    """Size and sentence-length statistics of one split (``lengths`` feeds a histogram)."""
+    name: str
+    split: str
+    sentences: int
+    tokens: int
+    unique: int
+    mean_length: float
+    median_length: float
+    max_length: int
+    long: int                       # the threshold used by ``frac_long``
+    frac_long: float                # fraction of sentences with more than ``long`` tokens
+    lengths: np.ndarray
+
+    def __repr__(self):
+        return (f"{self.name} {self.split}: total tokens {self.tokens:,}; # unique tokens {self.unique:,}; "
+                f"{self.sentences:,} sentences, mean length {self.mean_length:.1f} (median {self.median_length:g}, "
+                f"max {self.max_length}), {100 * self.frac_long:.2f}% longer than {self.long}")
+
+
+def corpus_stats(corpus: Corpus, split: str = "train", long: int = 100) -> CorpusStats:
+    """Token counts (``<START>``/``<STOP>`` excluded), unique tokens, and the length distribution."""
+    sents = getattr(corpus, split)
+    if not sents:
+        raise ValueError(f"the {split} split of {corpus.name!r} is empty")
+    lengths = np.fromiter(map(len, sents), dtype=np.int64, count=len(sents))
+    return CorpusStats(corpus.name, split, len(sents), int(lengths.sum()), len({t for s in sents for t in s}),
+                       float(lengths.mean()), float(np.median(lengths)), int(lengths.max()), long,
+                       float((lengths > long).mean()), lengths)
+
+
+# ---------------------------------------------------------------------- batches
+class Batch(NamedTuple):
+    """One training batch. ``idx`` [B, T] inputs (``pad_id`` where empty); ``targets`` [B, T]
+    next tokens (-100 where there is no target: cross-entropy ignores it); ``pad_mask`` [B, T]
+    True where ``idx`` holds a real token."""
+    idx: "torch.Tensor"
+    targets: "torch.Tensor"
+    pad_mask: "torch.Tensor"
+
+
+def encode_corpus(corpus: Corpus, tokenizer: Tokenizer) -> dict:
+    """Every split as rows of ids ``[<START>, ..., <STOP>]``: the input of ``make_batches``."""
+    return {s: [tokenizer.encode(x, add_special=True) for x in getattr(corpus, s)] for s in ("train", "dev", "test")}
+
+
+def make_batches(rows, *, batch_size: int = 32, max_len: int = 100, pad_id: int = 0, seed: int = 0,
+                 bucket: bool = True, shuffle: bool = True, bucket_batches: int = 100) -> list[Batch]:
+    """Cut encoded sentences into padded batches, one sentence per row.
+
+    Each row must already be ``[<START>, w1, ..., wn, <STOP>]`` (see ``encode_corpus``).
+    A row keeps at most ``max_len + 1`` ids, so ``idx = row[:-1]`` and
+    ``targets = row[1:]`` have at most ``max_len`` positions; a truncated row loses
+    its ``<STOP>``. Each batch is padded to its longest row. With ``bucket``, rows are
+    sorted by length inside windows of ``bucket_batches`` batches, so short sentences
+    are not padded to long ones; ``shuffle`` shuffles rows first and batch order last.
+    Everything depends only on ``seed``. The last batch may be smaller.
+    """
+    import torch
+
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not isinstance(max_len, int) or max_len < 1:
+        raise ValueError(f"max_len must be a positive integer, got {max_len!r}")
+    rows = [list(r[:max_len + 1]) for r in rows]
+    if not rows:
+        raise ValueError("no sentences to batch")
+    short = [i for i, r in enumerate(rows) if len(r) < 2]
+    if short:
+        raise ValueError(f"row {short[0]} has fewer than 2 ids; rows must be [<START>, ..., <STOP>]")
+    rng = random.Random(seed)
+    order = list(range(len(rows)))
+    if shuffle:
+        rng.shuffle(order)
+    if bucket:
+        w = batch_size * bucket_batches
+        order = [i for k in range(0, len(order), w) for i in sorted(order[k:k + w], key=lambda i: len(rows[i]))]
+    groups = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
+    if shuffle:
+        rng.shuffle(groups)
+    lengths = np.array([len(r) for r in rows])
+    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    batches = []
+    for g in groups:                          # gather each batch from the flat array at once
+        g = np.asarray(g)
+        n = lengths[g] - 1                    # targets per row
+        pos = np.arange(n.max())
+        mask = pos[None, :] < n[:, None]
+        at = np.where(mask, starts[g][:, None] + pos[None, :], 0)
+        idx = np.where(mask, flat[at], pad_id)
+        tgt = np.where(mask, flat[np.where(mask, at + 1, 0)], -100)
+        batches.append(Batch(torch.from_numpy(idx), torch.from_numpy(tgt), torch.from_numpy(mask)))
+    return batches
+
+
+# ---------------------------------------------------------------------- the entropy floor
+class FloorLoss(NamedTuple):
+    """The true language's own loss (nats per target token) on the given targets."""
+    loss: float
+    tokens: int
+
+
+def floor_logprobs(sentences, language: SyntheticLanguage, max_len: int = 100, tokenizer: Tokenizer | None = None):
+    """Exact ``log p(target | prefix)`` for exactly the targets ``make_batches`` creates.
+
+    ``sentences``: token lists, or (with ``tokenizer``) encoded rows, which are decoded.
+    A row's targets are its words then ``<STOP>``, cut to the first ``max_len``.
+    """
+    if tokenizer is not None:
+        sentences = [tokenizer.decode(r) for r in sentences]
+    return [language.token_logprobs(s)[:max_len] for s in sentences]
+
+
+def true_loss(sentences, language: SyntheticLanguage, max_len: int = 100, tokenizer: Tokenizer | None = None) -> FloorLoss:
+    """Mean of ``-floor_logprobs``: the loss no honest model can beat on these targets, on average.
+
+    A model whose loss on the same targets is clearly lower is using information it should
+    not have (e.g. future tokens leaking through a broken mask).
+    """
+    lps = floor_logprobs(sentences, language, max_len, tokenizer)
+    n = sum(map(len, lps))
+    return FloorLoss(-float(np.sum([sum(x) for x in lps])) / max(1, n), n)
