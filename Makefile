@@ -8,7 +8,7 @@ JB := $(BIN)/jupyter-book build . --all -W -n --keep-going
 PIP := $(BIN)/pip install -q --disable-pip-version-check
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: book test unit notebooks book-smoke browser lab reproduce bench clean
+.PHONY: book test unit notebooks book-smoke browser vendor lab reproduce bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,7 +25,7 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	MINILIB_SCALE=$${MINILIB_SCALE:-cpu} $(MAKE) --no-print-directory _build_book
 
-_build_book:
+_build_book: vendor
 	rm -rf _build/html _build/.doctrees _build/html/reports
 	$(JB)
 	@if ls _build/html/reports/*.log >/dev/null 2>&1; then \
@@ -51,6 +51,11 @@ browser: $(STAMP)
 	@if [ -f tests/test_book_browser.py ]; then \
 	  command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); \
 	  MINILIB_SCALE=smoke $(BIN)/pytest -q tests/test_book_browser.py; fi
+
+# Offline reading: MathJax, require.js, the ipywidgets HTML manager, d3 and jQuery, fetched once from the
+# npm registry (pinned, integrity-checked, cached in book/vendor/cache) and served from _static/vendor/.
+vendor:
+	@$(PY) book/tools/vendor_assets.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=.
