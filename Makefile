@@ -52,6 +52,11 @@ browser: $(STAMP)
 	  command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); \
 	  MINILIB_SCALE=smoke $(BIN)/pytest -q tests/test_book_browser.py; fi
 
+# Stored reference runs (labs/results/*.json): cpu scale, three seeds; paper scale, seed 0 (slow on a CPU).
+reproduce: $(STAMP)
+	$(BIN)/python -m minilib.experiments --scale cpu --seeds 0 1 2
+	$(BIN)/python -m minilib.experiments --scale paper --seeds 0
+
 # Offline reading: MathJax, require.js, the ipywidgets HTML manager, d3 and jQuery, fetched once from the
 # npm registry (pinned, integrity-checked, cached in book/vendor/cache) and served from _static/vendor/.
 vendor:

@@ -79,7 +79,7 @@ def settings(experiment, variant, scale="auto", **overrides) -> dict:
 def prepare_data(n_train_tokens, n_types, vocab_size, max_len, batch_size, data_seed=0):
     """Corpus, tokenizer, dev/train-slice batches and the entropy floor for one scale (cached per process)."""
     corpus = D.load_corpus("synthetic", n_train_tokens=n_train_tokens, n_types=n_types, seed=data_seed)
-    tok = D.Tokenizer.build(corpus.train, max_size=vocab_size)
+    tok = corpus.tokenizer(max_size=vocab_size)     # the whole lexicon: no <UNK>, so the floor is exact
     enc = lambda sents: [tok.encode(s, add_special=True) for s in sents]
     train_ids, dev_ids = enc(corpus.train), enc(corpus.dev)
     dev = D.make_batches(dev_ids, batch_size=batch_size, max_len=max_len, pad_id=tok.pad_id, shuffle=False)
@@ -183,3 +183,29 @@ def probe_ids(result, i=0):
     """Probe sentence ``i`` of a fresh run as model input ``[1, T]`` (<START> + tokens), on the model's device."""
     ids = result.tokenizer.encode(result.probe_tokens[i], add_special=True)[:-1]          # drop <STOP>: it is never an input
     return torch.tensor([ids[: result.model.config.block_size]], device=next(result.model.parameters()).device)
+
+
+def main(argv=None):
+    """``python -m minilib.experiments --scale cpu --seeds 0 1 2``: (re)make the stored reference runs."""
+    import argparse
+    ap = argparse.ArgumentParser(description="Rerun experiments and store them in labs/results/ as reference runs.")
+    ap.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS), choices=list(EXPERIMENTS))
+    ap.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--skip-existing", action="store_true", help="keep runs that are already stored")
+    args = ap.parse_args(argv)
+    for seed in args.seeds:
+        for exp in args.experiments:
+            for variant in EXPERIMENTS[exp]:
+                path = RunResult.path_for(exp, variant, args.scale, seed)
+                if args.skip_existing and path.exists():
+                    print(f"kept {path.name}")
+                    continue
+                r = run(exp, variant, args.scale, seed)
+                r.save(path)
+                print(f"{path.name}: {r.steps} steps, {r.train_seconds:.0f} s, dev loss {r.dev_loss:.3f} "
+                      f"(floor {r.entropy_floor:.3f}), grammatical {r.grammatical_rate:.0%}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

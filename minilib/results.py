@@ -68,8 +68,12 @@ class RunResult:
     def below_floor(self):
         return self.dev_loss < self.entropy_floor
 
+    @staticmethod
+    def path_for(experiment, variant, scale, seed) -> Path:
+        return RESULTS_DIR / f"{experiment}_{variant}_{scale}_seed{seed}.json"
+
     def save(self, path=None) -> Path:
-        path = Path(path) if path else RESULTS_DIR / f"{self.experiment}_{self.variant}_{self.scale}_seed{self.seed}.json"
+        path = Path(path) if path else self.path_for(self.experiment, self.variant, self.scale, self.seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self), indent=1, default=float))
