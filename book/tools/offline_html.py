@@ -36,6 +36,8 @@ REWRITES = [
      "_static/vendor/jquery/jquery.min"),
     (re.compile(r"https?://cdn\.jsdelivr\.net/npm/@jupyter-widgets/html-manager@[\w.^~\-]+/dist/embed-amd\.js"),
      "_static/vendor/html-manager/embed-amd.js"),
+    # the "Open in Colab" badge image in each notebook's first cell (the link itself stays)
+    (re.compile(r"https://colab\.research\.google\.com/assets/colab-badge\.svg"), "_static/colab-badge.svg"),
     (re.compile(r"https?://cdn\.jsdelivr\.net/npm/mathjax@[\w.^~\-]+/es5/tex-mml-chtml\.js"),
      "_static/vendor/mathjax/tex-mml-chtml.js"),
 ]
