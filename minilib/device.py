@@ -76,5 +76,7 @@ def tune_cpu() -> dict:
 def describe(device: torch.device) -> dict:
     """Provenance for results: device name, torch version, thread count."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return {"device": str(device), "device_name": name, "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "python": sys.version.split()[0]}
+            "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "load_avg_1min": round(load, 2),
+            "python": sys.version.split()[0]}
