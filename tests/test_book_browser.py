@@ -250,8 +250,9 @@ def test_every_page_renders_offline(html_root, browser):
     t0 = time.time()
     for path in pages:
         rel = path.relative_to(html_root).as_posix()
+        t_page = time.time()
         info, problems = check_page(browser, html_root, path)
-        summary.append(f"{rel}: math {info['mjx']}, img {len(info['images'])}, widgets "
+        summary.append(f"{rel} ({time.time() - t_page:.1f} s): math {info['mjx']}, img {len(info['images'])}, widgets "
                        f"{info['widgetsRendered']}/{info['widgetViews']}, bertviz {info['bertvizRendered']}/{info['bertviz']}")
         if problems:
             report[rel] = problems

@@ -109,14 +109,15 @@ def _fetch_npm(spec: dict, dest: Path) -> None:
     npm = shutil.which("npm")
     ref = f"{spec['npm']}@{spec['version']}"
     if npm:
-        cmd = [npm, "pack", ref, "--pack-destination", str(dest), "--silent",
+        cmd = [npm, "pack", ref, "--pack-destination", str(dest), "--loglevel=error",
                "--registry", REGISTRY + "/", "--fetch-retries", "1", "--fetch-timeout", "30000"]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
         except subprocess.TimeoutExpired as e:
             raise VendorError(f"`npm pack {ref}` timed out after 180 s") from e
         if r.returncode != 0:
-            raise VendorError(f"`npm pack {ref}` failed (exit {r.returncode}): {r.stderr.strip()[-800:]}")
+            head = "\n  ".join(r.stderr.strip().splitlines()[:4])
+            raise VendorError(f"`npm pack {ref}` failed (exit {r.returncode}):\n  {head}")
         return
     # No npm: the same tarball over HTTPS, as npm itself would download it.
     base = spec["npm"].split("/")[-1]
