@@ -49,7 +49,7 @@ RENDER_TIMEOUT_MS = 20_000
 # Console messages that are not errors of the book (none today; add with a reason).
 CONSOLE_ALLOW: list[re.Pattern] = []
 
-sync_api = pytest.importorskip("playwright.sync_api")
+import playwright.sync_api as sync_api  # noqa: E402  (requirements.txt; a missing package is a failure, not a skip)
 
 
 # --------------------------------------------------------------------------- the build

@@ -115,11 +115,13 @@ MATHJAX2_SHIM = """document.addEventListener("DOMContentLoaded", function () {
 
 
 def _add_widget_shims(app, pathto) -> None:
-    # webpack inside the HTML manager puts its fonts beside the AMD module's URI; as the module is
-    # defined inline, require.js would place it at ./@jupyter-widgets/html-manager/dist/ (absent).
+    # Each webpack bundle inside embed-amd.js (html-manager, base, controls, output) loads its fonts
+    # (Font Awesome, for icons) from beside its AMD module's URI. The modules are defined inline, so
+    # require.js derives those URIs from the module ids: ./@jupyter-widgets/... relative to the page,
+    # which does not exist. Mapping the ids onto the vendored folder, where the fonts are, fixes that.
     # A global ``require`` object set before require.js loads is its configuration.
     here = pathto("_static/vendor/html-manager/embed-amd.js", 1).rsplit("/", 1)[0]
-    cfg = {"paths": {"@jupyter-widgets/html-manager/dist": here}}
+    cfg = {"paths": {"@jupyter-widgets/html-manager/dist": here, "@jupyter-widgets": here}}
     app.add_js_file(None, body=f"var require = {json.dumps(cfg)};", priority=499)
     app.add_js_file(None, body=MATHJAX2_SHIM, priority=499)
 
