@@ -56,12 +56,13 @@ class CourseMap(SphinxDirective):
             m = re.match(r"\s*(\d+)\s*min", time)
             minutes += int(m.group(1)) if m else 0
             rows.append([para, summary_para, time])
-        rows.append([nodes.paragraph(text="All of it"), nodes.paragraph(text=""),
-                     f"about {minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"])
+        total = f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+        rows.append([nodes.paragraph(text="The whole course"),
+                     nodes.paragraph(text="Reading and running, plus the labs' training runs."), total])
 
         table = nodes.table(classes=["course-map"])
         group = nodes.tgroup(cols=3)
-        for width in (30, 55, 15):
+        for width in (30, 52, 18):
             group += nodes.colspec(colwidth=width)
         head = nodes.thead()
         head += self._row(["Page", "What you do", "Time"])

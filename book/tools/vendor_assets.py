@@ -67,12 +67,12 @@ PACKAGES = {
     },
     "html-manager": {
         # @jupyter-widgets/html-manager 1.x renders ipywidgets 8 state embedded in a page;
-        # embed-amd.js is self-contained (it defines libembed-amd and renders), fonts sit beside it.
+        # embed-amd.js is self-contained (it defines libembed-amd and renders); the Font Awesome fonts
+        # for widget icons sit beside it (woff2/woff/ttf; the .eot/.svg fallbacks are for IE and old iOS).
         "npm": "@jupyter-widgets/html-manager", "version": "1.0.15",
         "integrity": "sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==",
         "strip": "dist/",
-        "files": ["dist/embed-amd.js", "dist/*.woff", "dist/*.woff2", "dist/*.ttf", "dist/*.eot", "dist/*.svg",
-                  "dist/*.LICENSE.txt"],
+        "files": ["dist/embed-amd.js", "dist/*.woff", "dist/*.woff2", "dist/*.ttf", "dist/*.LICENSE.txt"],
     },
     "d3": {
         "npm": "d3", "version": "5.7.0",                # the version bertviz requests
