@@ -39,9 +39,11 @@ class LabPanel:
         self.status = W.HTML()
         self.progress_out, self.plot_out, self.table_out = W.Output(), W.Output(), W.Output()
         self.button.on_click(lambda _: self.run())
+        wrap = W.Layout(flex_flow="row wrap", align_items="center")      # narrow pages: controls wrap
+        self.scale.layout.width = "200px"
         self.widget = W.VBox([
-            W.HBox([W.HTML("<b>variants</b>"), *self.picks.values()]),
-            W.HBox([self.scale, self.seed, self.lr, self.steps, self.button]),
+            W.HBox([W.HTML("<b>variants</b>&nbsp;"), *self.picks.values()], layout=wrap),
+            W.HBox([self.scale, self.seed, self.lr, self.steps, self.button], layout=wrap),
             self.status, self.progress_out, self.plot_out, self.table_out])
 
     def _ipython_display_(self):
