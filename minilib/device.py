@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import os
+import platform
 import random
 import sys
 
@@ -40,43 +42,97 @@ def autocast(device: torch.device, enabled: bool = True):
     return contextlib.nullcontext()
 
 
+# glibc mallopt() parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -2, -3, -4
+_CPU_TUNING: dict = {}
+
+
+def _libc():
+    """glibc, or None (macOS, Windows, musl): the allocator settings are glibc's."""
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+def usable_cpus() -> int:
+    """CPUs this process may really use: its affinity mask, capped by a cgroup CPU quota (containers)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    try:  # cgroup v2: "max 100000" or "200000 100000" (quota, period)
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
 def tune_cpu() -> dict:
     """Make CPU training fast, once per process; opt out with ``MINILIB_CPU_TUNING=0``.
 
-    - glibc's malloc hands large freed blocks back to the OS after every step and
-      asks for them again on the next; for a training loop that costs about half of
-      each step. Keeping freed memory in the process (no mmap for big blocks, a high
-      trim threshold) removes that. Memory use then stays at its peak, which is what
-      a training loop reaches every step anyway.
-    - threads: one per physical core (torch's default is the same on most machines;
-      we only make sure it is not 1).
-    Returns what was changed.
+    - **Allocator.** A training step frees and re-allocates the same big tensors every
+      step (the logits alone are 32 x 100 x 8000 floats = 102 MB at paper scale). glibc
+      serves blocks above its mmap threshold (128 KB, rising to at most 32 MB) with fresh
+      ``mmap`` calls and unmaps them at ``free``, so every step pays the kernel to map
+      and zero those pages again: roughly 40% of a paper-scale step on the 2-core CPU we
+      measured (``make bench``; the book's "How fast is attention?" page). We raise the mmap threshold to 1 GB and the trim
+      threshold to 1 GB, so freed memory stays in the process and is reused.
+      Blocks over 1 GB still go back to the system at once. The price: the process keeps
+      its peak memory until it exits, or until ``release_cpu_memory()``.
+    - **Threads.** Left at PyTorch's choice (one per physical core) unless that exceeds
+      the CPUs this process may use (affinity mask, container CPU quota), where extra
+      threads only fight each other, or is 1 where more CPUs are there. ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, when set,
+      are obeyed and never overridden.
+
+    Only the first call acts (so a notebook's own ``torch.set_num_threads`` afterwards
+    stays in force). Returns what was changed; ``cpu_tuning()`` tells it later.
     """
     global _CPU_TUNED
-    done = {}
-    if _CPU_TUNED or os.environ.get("MINILIB_CPU_TUNING", "1") == "0":
-        return done
+    if _CPU_TUNED:
+        return {}
     _CPU_TUNED = True
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6")
-            M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX = -1, -2, -4
-            ok = (libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1
-                  and libc.mallopt(M_TOP_PAD, 256 << 20) == 1)
-            done["malloc"] = "kept freed memory in-process" if ok else "mallopt refused"
-        except OSError:
-            done["malloc"] = "not glibc; unchanged"
-    cores = os.cpu_count() or 1
-    if torch.get_num_threads() < min(2, cores):
-        torch.set_num_threads(cores)
-        done["threads"] = cores
+    if os.environ.get("MINILIB_CPU_TUNING", "1").strip().lower() in ("0", "false", "no", "off"):
+        _CPU_TUNING["off"] = "MINILIB_CPU_TUNING=0"
+        return {}
+    done = {}
+    libc = _libc()
+    if libc is None:
+        done["malloc"] = "not glibc; unchanged"
+    else:
+        # mmap threshold first; an older glibc that refuses a threshold this high gets M_MMAP_MAX=0 instead
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30) == 1 or libc.mallopt(_M_MMAP_MAX, 0) == 1
+        ok = ok and libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30) == 1 and libc.mallopt(_M_TOP_PAD, 64 << 20) == 1
+        done["malloc"] = "kept freed memory in-process" if ok else "mallopt refused"
+    if not (os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS")):
+        cpus, now = usable_cpus(), torch.get_num_threads()
+        if now > cpus or now < min(2, cpus):       # oversubscribed, or stuck at one thread
+            torch.set_num_threads(cpus)
+            done["threads"] = cpus
+    _CPU_TUNING.update(done)
     return done
 
 
+def cpu_tuning() -> dict:
+    """What ``tune_cpu()`` changed in this process (empty before it ran or with the opt-out)."""
+    return dict(_CPU_TUNING)
+
+
+def release_cpu_memory() -> bool:
+    """Hand the memory the allocator kept (see ``tune_cpu``) back to the system, e.g. after training."""
+    libc = _libc()
+    return bool(libc is not None and libc.malloc_trim(0))
+
+
 def describe(device: torch.device) -> dict:
-    """Provenance for results: device name, torch version, thread count."""
+    """Provenance for results: device name, torch version, threads, load, and the CPU tuning in force."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return {"device": str(device), "device_name": name, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "load_avg_1min": round(load, 2),
-            "python": sys.version.split()[0]}
+            "python": sys.version.split()[0], "cpu_tuning": cpu_tuning()}
