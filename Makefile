@@ -57,6 +57,11 @@ reproduce: $(STAMP)
 	$(BIN)/python -m minilib.experiments --scale cpu --seeds 0 1 2
 	$(BIN)/python -m minilib.experiments --scale paper --seeds 0
 
+# Speed of every attention variant (time and memory), ~10 min on a 2-core CPU; writes
+# benchmarks/results/bench_<cpu|cuda>.json, which book/speed.ipynb reads. Run it on a quiet machine.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_attention.py
+
 # Offline reading: MathJax, require.js, the ipywidgets HTML manager, d3 and jQuery, fetched once from the
 # npm registry (pinned, integrity-checked, cached in book/vendor/cache) and served from _static/vendor/.
 vendor:

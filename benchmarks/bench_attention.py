@@ -329,16 +329,26 @@ def section_formulations(args, device):
                              lambda **kw: S.additive_scores(q, k, causal=False, compile=False, **kw)),
         "minilib": ("chunks + causal skip + recompute, sigmoid, bmm backward (now)",
                     lambda **kw: S.additive_scores(q, k, causal=True, compile=False, **kw)),
+        "minilib_bf16": ("the same in bfloat16 (autocast)", lambda **kw: S.additive_scores(q, k, causal=True, compile=False, **kw)),
+        "minilib_da10": ("the same with half the tanh width, d_a = 10",
+                         lambda **kw: S.additive_scores(q, k, causal=True, compile=False,
+                                                        **{n: t[..., : d // 2] for n, t in kw.items()})),
     }
     cases = {}
     for name, (_, f) in forms.items():
-        def step(f=f):
-            with autocast(device):
+        def step(f=f, bf16=name.endswith("bf16")):
+            amp = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else autocast(device)
+            with amp:
                 s = f(**w)
             s.backward(g.to(s.dtype))
             for t in (q, k, *w.values()):
                 t.grad = None
         cases[name] = step
+    x = torch.randn(1 << 20, device=device)          # one chunk's worth of elements (4 MB)
+    for name, what, f in (("tanh_1M", "torch.tanh on 2^20 floats", torch.tanh),
+                          ("sigmoid_1M", "torch.sigmoid on 2^20 floats", torch.sigmoid)):
+        forms[name] = (what, None)
+        cases[name] = lambda f=f: f(x)
     times = interleave(cases, max(3, args.rounds // 2), 1, device)
     return [{"formulation": n, "what": forms[n][0]} | summary(ts) for n, ts in times.items()]
 
