@@ -95,13 +95,12 @@ def load_references(experiment, variant=None, scale=None, directory=RESULTS_DIR)
     return sorted(out, key=lambda r: (r.variant, r.scale, r.seed))
 
 
-COLUMNS = [  # (header, function of a RunResult, format)
-    ("variant", lambda r: r.variant, "{}"), ("scale", lambda r: r.scale, "{}"), ("seed", lambda r: r.seed, "{}"),
-    ("params", lambda r: r.n_params, "{:,}"), ("train time", lambda r: r.train_seconds, "{:.1f} s"),
+COLUMNS = [  # (header, function of a RunResult, format): narrow enough for a book page
+    ("run", lambda r: f"{r.variant} · {r.scale} · s{r.seed}", "{}"),
     ("ms/step", lambda r: 1000 * r.seconds_per_step, "{:.0f}"),
-    ("final train loss", lambda r: r.final_train_loss, "{:.3f}"), ("train ppl", lambda r: r.train_ppl, "{:.2f}"),
-    ("dev loss", lambda r: r.dev_loss, "{:.3f}"), ("dev ppl", lambda r: r.dev_ppl, "{:.2f}"),
-    ("entropy floor", lambda r: r.entropy_floor, "{:.3f}"), ("grammatical", lambda r: r.grammatical_rate, "{:.0%}"),
+    ("final train loss", lambda r: r.final_train_loss, "{:.3f}"), ("train ppl", lambda r: r.train_ppl, "{:.1f}"),
+    ("dev loss", lambda r: r.dev_loss, "{:.3f}"), ("dev ppl", lambda r: r.dev_ppl, "{:.1f}"),
+    ("floor", lambda r: r.entropy_floor, "{:.3f}"), ("grammatical", lambda r: r.grammatical_rate, "{:.0%}"),
     ("leak", lambda r: r.leak, "{:.1e}"),
 ]
 
@@ -109,14 +108,15 @@ COLUMNS = [  # (header, function of a RunResult, format)
 class Table:
     """A small table that renders as HTML in a notebook and as aligned text elsewhere."""
 
-    def __init__(self, header, rows, title=""):
-        self.header, self.rows, self.title = list(header), [list(map(str, r)) for r in rows], title
+    def __init__(self, header, rows, title="", note=""):
+        self.header, self.rows, self.title, self.note = list(header), [list(map(str, r)) for r in rows], title, note
 
     def _repr_html_(self):
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows)
         cap = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
-        return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        note = f"<p style='font-size:85%'>{html.escape(self.note)}</p>" if self.note else ""
+        return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
     def __str__(self):
         widths = [max(len(x) for x in col) for col in zip(self.header, *self.rows)]
@@ -133,9 +133,15 @@ def _fmt(fmt, value):
         return str(value)
 
 
+COMPARE_NOTE = ("final train loss: mean over the last 5% of steps; train ppl: exp of the loss re-evaluated on a "
+                "fixed slice of the training set after training; floor: the true language's own loss on the same dev "
+                "targets; leak: largest change of past logits when the future is replaced (0 for a causal model).")
+
+
 def compare(results, title="") -> Table:
     """One row per run, the metrics side by side."""
-    return Table([c[0] for c in COLUMNS], [[_fmt(f, get(r)) for _, get, f in COLUMNS] for r in results], title)
+    return Table([c[0] for c in COLUMNS], [[_fmt(f, get(r)) for _, get, f in COLUMNS] for r in results], title,
+                 COMPARE_NOTE)
 
 
 def spread(results, metric) -> dict:

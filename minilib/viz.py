@@ -18,31 +18,38 @@ def smooth(xs, window=25):
 
 
 def plot_losses(runs, ax=None, references=(), floor=None, title="training loss", window=25):
-    """Train-loss curves of runs (solid) and reference runs (dashed, faint), with the entropy floor."""
+    """Train-loss curves of runs (solid) and reference runs (dashed), with each scale's entropy floor."""
     ax = ax or plt.subplots(figsize=(7, 3.6))[1]
     for r in references:
-        ax.plot(smooth(r.losses, window), "--", alpha=0.45, label=f"reference {r.variant} (seed {r.seed})")
+        ax.plot(smooth(r.losses, window), "--", alpha=0.45, label=f"reference {r.variant} ({r.scale}, seed {r.seed})")
     for r in runs:
         ax.plot(smooth(r.losses, window), label=f"{r.variant} ({r.scale}, seed {r.seed})")
-    if floor is not None and math.isfinite(floor):
-        ax.axhline(floor, color="k", lw=1, ls=":", label=f"entropy floor {floor:.2f}")
+    floors = {r.scale: r.entropy_floor for r in [*references, *runs] if math.isfinite(r.entropy_floor)}
+    if floor is not None and not floors:
+        floors = {"": floor}
+    for i, (scale, f) in enumerate(sorted(floors.items())):
+        ax.axhline(f, color="k", lw=1, ls=[":", "-."][i % 2], label=f"entropy floor {scale} {f:.2f}".replace("  ", " "))
     ax.set(xlabel="step", ylabel="loss (nats/token)", title=title)
     ax.legend(fontsize=8)
     return ax
 
 
 def plot_metric_bars(groups, metric, ax=None, published=None, ylabel=None):
-    """Bars of ``metric`` per variant: mean of the runs with each seed as a dot; published values as crosses."""
+    """Mean ± standard deviation of ``metric`` per variant, each seed as a dot; the y-axis is zoomed to the data
+    so gaps of a few hundredths show (published values, if given, as red crosses)."""
     ax = ax or plt.subplots(figsize=(5, 3.2))[1]
-    variants = list(groups)
+    variants = [v for v in groups if groups[v]]
     for i, v in enumerate(variants):
-        vals = [getattr(r, metric) for r in groups[v]]
-        ax.bar(i, np.mean(vals), color=f"C{i}", alpha=0.6)
-        ax.plot([i] * len(vals), vals, "k.", ms=6)
+        vals = np.array([getattr(r, metric) for r in groups[v]], dtype=float)
+        sd = vals.std(ddof=1) if len(vals) > 1 else 0.0
+        ax.errorbar(i, vals.mean(), yerr=sd, fmt="o", color=f"C{i}", ms=9, capsize=6, lw=2)
+        ax.plot(np.full(len(vals), i) + np.linspace(-0.12, 0.12, len(vals)), vals, "k.", ms=7, alpha=0.7)
         if published and v in published:
             ax.plot(i, published[v], "rx", ms=9, mew=2, label="published" if i == 0 else None)
-    ax.set_xticks(range(len(variants)), variants)
-    ax.set_ylabel(ylabel or metric)
+    ax.set_xticks(range(len(variants)), variants, fontsize=10)
+    ax.set_xlim(-0.6, len(variants) - 0.4)
+    ax.set_ylabel(ylabel or metric, fontsize=10)
+    ax.margins(y=0.25)
     if published:
         ax.legend(fontsize=8)
     return ax
@@ -60,8 +67,13 @@ def plot_attention_grid(weights, tokens, layer_titles=None, max_heads=8):
             ax.set_title(f"layer {l} head {h}" if layer_titles is None else layer_titles[l], fontsize=8)
             ax.set_xticks([]), ax.set_yticks([])
             if h == 0 and T <= 24:
-                ax.set_yticks(range(T), tokens, fontsize=6)
+                ax.set_yticks(range(T), tokens, fontsize=7)
+            if l == n_layers - 1 and T <= 24:
+                ax.set_xticks(range(T), tokens, fontsize=7, rotation=90)
+    fig.supxlabel("key (attended to)", fontsize=9)
+    fig.supylabel("query", fontsize=9)
     fig.tight_layout()
+    fig.colorbar(axes[0][0].images[0], ax=axes, shrink=0.8, label="weight")
     return fig
 
 
