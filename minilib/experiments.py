@@ -209,3 +209,18 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+@torch.no_grad()
+def head_qk(result, i=0, layer=0, head=0):
+    """Queries and keys ``[T, d_head]`` of one head on probe sentence ``i`` of a fresh run (K = Q when shared)."""
+    m, ids = result.model, probe_ids(result, i)
+    blk = m.blocks[layer]
+    x = m.tok_emb(ids) + m.pos_emb(torch.arange(ids.shape[1], device=ids.device))
+    for b in m.blocks[:layer]:
+        x, _ = b(x)
+    parts = blk.attn.in_proj(blk.ln1(x)).split(blk.attn.d_model, dim=-1)
+    cols = slice(head * blk.attn.d_head, (head + 1) * blk.attn.d_head)
+    q = parts[0][0, :, cols]
+    k = parts[1][0, :, cols] if blk.attn.qkv == "separate" else q
+    return q, k

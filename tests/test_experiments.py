@@ -87,3 +87,12 @@ def test_lab_panel_runs_and_keeps_every_run():
     second = panel.run()
     assert [r.variant for r in panel.results] == ["zero", "zero"] and first[0].steps == 12 == second[0].steps
     assert "2 in this session" in panel.status.value
+
+
+def test_head_qk_reproduces_the_models_attention_weights(dot_run):
+    from minilib.masks import causal_mask
+    q, k = E.head_qk(dot_run, 1)
+    T = q.shape[0]
+    scores = (q @ k.T / q.shape[1] ** 0.5).masked_fill(~causal_mask(T), float("-inf"))
+    w = dot_run.model.attention_weights(E.probe_ids(dot_run, 1))[0][0, 0]
+    torch.testing.assert_close(torch.softmax(scores, -1), w, atol=1e-5, rtol=0)
