@@ -14,8 +14,8 @@ Sections (each prints a table; all go to ``benchmarks/results/bench_<device>.jso
 - ``formulations`` the additive score alone, computed several ways (what made it fast).
 - ``cpu_tuning``  (CPU) minilib's allocator/thread settings against PyTorch's defaults: fresh
                   processes with ``MINILIB_CPU_TUNING=1`` and ``=0`` alternately (mallopt is process-wide).
-- ``compile``     (opt-in, ``--compile`` or ``--only compile``) the ``torch.compile``-fused additive score,
-                  with its compile time.
+- ``compile``     the ``torch.compile``-fused additive score (``MINILIB_COMPILE=1``) against the eager one,
+                  with its first-call (compile) time; ``--no-compile`` skips it.
 - ``memory``      peak memory of each model / layer variant: on CPU the growth of the peak resident set
                   (``ru_maxrss``) in a fresh process per variant; on CUDA ``torch.cuda.max_memory_allocated``.
 
@@ -77,7 +77,7 @@ LABELS = {"dot_sdpa": "dot (SDPA)", "dot_readable": "dot (readable)", "additive"
           "zero_mask": "zero-mask", "additive_v0": "additive (before)", "additive_compiled": "additive (compiled)"}
 MAIN_VARIANTS = ["dot_sdpa", "dot_readable", "additive", "zero_mask"]
 SWEEP_T = (25, 50, 100, 200, 400)
-SECTIONS = ("model", "layer", "realistic", "sweep", "formulations", "cpu_tuning", "memory")
+SECTIONS = ("model", "layer", "realistic", "sweep", "formulations", "cpu_tuning", "memory")   # + "compile"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -355,7 +355,10 @@ def section_formulations(args, device):
 
 def section_compile(args, device):
     """The compiled fused additive score against the eager chunked one: one layer and the whole model."""
-    out = {}
+    import tempfile
+    out = {"cold": True}
+    # a cold compile, as a learner's first run meets it: a fresh on-disk cache for inductor
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench_inductor_")
     t0 = time.perf_counter()
     try:
         layer = layer_step_fn("additive_compiled", "separate", device)
@@ -396,8 +399,12 @@ def worker_tuning(args):
         m, opt, readable, impl = build_model(v, "separate", device)
         cases[v] = model_step_fn(m, opt, readable, impl, batch, device)
     times = interleave(cases, args.rounds, args.warmup, device)
+    try:     # this process's own peak (ru_maxrss would include the parent's size at fork: it survives exec)
+        peak = _status_mb("VmHWM")
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"times": times, "threads": torch.get_num_threads(), "cpu_tuning": cpu_tuning(),
-                      "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "maxrss_mb": peak}))
 
 
 def section_cpu_tuning(args, device):
@@ -422,8 +429,23 @@ def section_cpu_tuning(args, device):
     return {"rows": rows, "speedup_tuned_over_default": speedup, "processes": info, "pairs": pairs}
 
 
+def _status_mb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
 def worker_memory(args):
-    """In a fresh process: peak resident memory added by a few steps of one variant (after building it)."""
+    """In a fresh process: how far one steady-state step raises the resident set above where it started.
+
+    Linux: after a warm-up step (AdamW creates its state there), reset the peak (``VmHWM``, via
+    ``/proc/self/clear_refs``), take two steps, and report the new peak minus the resident set before
+    them. PyTorch's default allocator settings (``MINILIB_CPU_TUNING=0``, set by the caller) return
+    big freed blocks to the system, so the resident set follows the live tensors. Elsewhere: the
+    growth of ``ru_maxrss`` over the first steps (coarser: it includes the optimizer state).
+    """
     tune_cpu()
     device = torch.device("cpu")
     what, v, qkv = args.what, args.variant, args.qkv
@@ -433,11 +455,20 @@ def worker_memory(args):
         step = model_step_fn(m, opt, readable, impl, batch, device)
     else:
         step = layer_step_fn(v, qkv, device)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    for _ in range(3):
+    try:
         step()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_mb": round((after - before) / 1024, 1), "maxrss_mb": round(after / 1024, 1)}))
+        before = _status_mb("VmRSS")
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")                      # reset the peak resident set to the current one
+        for _ in range(2):
+            step()
+        peak, how = _status_mb("VmHWM") - before, "VmHWM"
+    except OSError:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        for _ in range(3):
+            step()
+        peak, how = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, "ru_maxrss"
+    print(json.dumps({"peak_mb": round(peak, 1), "how": how}))
 
 
 def cuda_peak_mb(step, device):
@@ -468,12 +499,13 @@ def section_memory(args, device):
                     peak = cuda_peak_mb(step, device)
                     del step
                 else:
-                    peak = run_worker(["--worker", "memory", "--what", what, "--variant", v, "--qkv", qkv])["peak_mb"]
+                    peak = run_worker(["--worker", "memory", "--what", what, "--variant", v, "--qkv", qkv],
+                                      {"MINILIB_CPU_TUNING": "0"})["peak_mb"]
                 rows.append({"what": what, "variant": v, "label": LABELS[v], "qkv": qkv, "peak_mb": peak})
     method = ("torch.cuda.max_memory_allocated over one step, minus what was allocated before it" if device.type == "cuda"
-              else "growth of the peak resident set (ru_maxrss) over 3 steps, in a fresh process per variant, "
-                   "with minilib's CPU tuning (freed memory stays in the process); includes AdamW's state, "
-                   "created at the first step, for the model")
+              else "peak resident set during two steady-state steps minus the resident set before them "
+                   "(Linux VmHWM, reset after a warm-up step), in a fresh process per variant, with PyTorch's "
+                   "default allocator settings (MINILIB_CPU_TUNING=0) so that freed blocks leave the resident set")
     return {"rows": rows, "method": method}
 
 
@@ -513,7 +545,7 @@ def main(argv=None):
     ap.add_argument("--device", default="auto")
     ap.add_argument("--quick", action="store_true", help="a smoke run: few repeats, short sweep, no JSON unless --out")
     ap.add_argument("--only", default=None, help=f"comma-separated sections from {', '.join(SECTIONS)}, compile")
-    ap.add_argument("--compile", action="store_true", help="also time the torch.compile-fused additive score")
+    ap.add_argument("--no-compile", action="store_true", help="skip timing the torch.compile-fused additive score")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/bench_<device>.json)")
@@ -531,7 +563,7 @@ def main(argv=None):
     device = pick_device(None if args.device == "auto" else args.device)
     if device.type == "cpu":
         tune_cpu()                                   # minilib's default, as train() does
-    sections = args.only.split(",") if args.only else list(SECTIONS) + (["compile"] if args.compile else [])
+    sections = args.only.split(",") if args.only else list(SECTIONS) + ([] if args.no_compile else ["compile"])
     if device.type != "cpu" and "cpu_tuning" in sections:
         sections.remove("cpu_tuning")
     t_start = time.perf_counter()
