@@ -80,15 +80,15 @@ def tune_cpu() -> dict:
       step (the logits alone are 32 x 100 x 8000 floats = 102 MB at paper scale). glibc
       serves blocks above its mmap threshold (128 KB, rising to at most 32 MB) with fresh
       ``mmap`` calls and unmaps them at ``free``, so every step pays the kernel to map
-      and zero those pages again: roughly 40% of a paper-scale step on the 2-core CPU we
-      measured (``make bench``; the book's "How fast is attention?" page). We raise the mmap threshold to 1 GB and the trim
-      threshold to 1 GB, so freed memory stays in the process and is reused.
-      Blocks over 1 GB still go back to the system at once. The price: the process keeps
-      its peak memory until it exits, or until ``release_cpu_memory()``.
+      and zero those pages again: about half of a paper-scale step on the 2-core CPU we
+      measured (``make bench``; the book's "How fast is attention?" page). We raise the
+      mmap threshold and the trim threshold to 1 GB, so freed memory stays in the process
+      and is reused; blocks over 1 GB still go back to the system at once. The price: the
+      process keeps its peak memory until it exits, or until ``release_cpu_memory()``.
     - **Threads.** Left at PyTorch's choice (one per physical core) unless that exceeds
       the CPUs this process may use (affinity mask, container CPU quota), where extra
-      threads only fight each other, or is 1 where more CPUs are there. ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, when set,
-      are obeyed and never overridden.
+      threads only fight each other, or is 1 where more CPUs are there.
+      ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, when set, are obeyed and never overridden.
 
     Only the first call acts (so a notebook's own ``torch.set_num_threads`` afterwards
     stays in force). Returns what was changed; ``cpu_tuning()`` tells it later.
