@@ -10,7 +10,7 @@ Every function maps ``q [..., T, d]`` and ``k [..., S, d]`` to scores ``[..., T,
   skipping, recomputation in backward, ``tanh(x) = 2 sigmoid(2x) - 1``).
 - ``cosine``    ``cos(q_i, k_j) * scale``: bounded scores (the BERT log in seed 000).
 
-``book/speed.md`` measures what each of these choices is worth (``make bench``).
+``book/speed.ipynb`` ("How fast is attention?") shows what each of these choices is worth (``make bench``).
 """
 from __future__ import annotations
 
@@ -74,10 +74,10 @@ class AdditiveScores(torch.autograd.Function):
     - **tanh through sigmoid.** ``tanh(x) = 2 u - 1`` with ``u = sigmoid(2x)``, and
       ``tanh'(x) = 4 u (1 - u)``. PyTorch's CPU sigmoid is several times cheaper than its
       tanh, and the derivative needs no second transcendental function. Then
-      ``s = 2 (u @ w2) - sum(w2)``: one batched matrix-vector product per chunk.
-    - **Backward as matrix products.** ``dL/dw2 = 2 sum_ij g_ij u_ij - sum_ij g_ij`` and
-      ``dL/dqp_i = 4 w2 * sum_j g_ij u_ij (1 - u_ij)`` (and the same over i for kp) are
-      batched matmuls over the chunk, not broadcast-multiply-then-sum passes.
+      ``s = 2 (u . w2) - sum(w2)``: one batched matrix-vector product per chunk.
+    - **Backward mostly as matrix products.** ``dL/dw2 = 2 sum_ij g_ij u_ij - sum_ij g_ij``
+      and ``dL/dqp_i = 4 w2 * sum_j g_ij u_ij (1 - u_ij)`` are batched matmuls over the
+      chunk; only ``dL/dkp_j`` (the same sum over i) stays a multiply-then-sum.
     - **Chunks of query rows**, about ``CHUNK_ELEMENTS`` each, so the
       ``[N, c, S, d_a]`` tensor is small (cache-resident on a CPU) and memory stays
       bounded by one chunk; forward keeps only ``qp, kp, w2`` and backward recomputes ``u``.
