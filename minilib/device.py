@@ -63,13 +63,19 @@ def usable_cpus() -> int:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         n = os.cpu_count() or 1
-    try:  # cgroup v2: "max 100000" or "200000 100000" (quota, period)
-        with open("/sys/fs/cgroup/cpu.max") as f:
-            quota, period = f.read().split()[:2]
-        if quota != "max":
-            n = min(n, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
+    for files in (("/sys/fs/cgroup/cpu.max",),                  # cgroup v2: "max 100000" or "200000 100000"
+                  ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")):   # v1
+        try:
+            words = []
+            for name in files:
+                with open(name) as f:
+                    words += f.read().split()
+            quota, period = words[0], words[1]
+            if quota not in ("max", "-1"):
+                n = min(n, max(1, math.ceil(int(quota) / int(period))))
+            break
+        except (OSError, ValueError, IndexError):
+            continue
     return max(1, n)
 
 
