@@ -39,6 +39,7 @@ import math
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -376,6 +377,7 @@ def section_compile(args, device):
     times = interleave(cases, max(3, args.rounds // 2), 2, device)
     out["rows"] = [{"what": "model" if isinstance(n, tuple) else "layer",
                     "variant": n[1] if isinstance(n, tuple) else n} | summary(ts) for n, ts in times.items()]
+    shutil.rmtree(os.environ["TORCHINDUCTOR_CACHE_DIR"], ignore_errors=True)
     return out
 
 
