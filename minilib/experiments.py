@@ -21,8 +21,9 @@ from pathlib import Path
 
 import torch
 
+from . import __version__
 from . import data as D
-from .device import describe, pick_device, seed_everything
+from .device import describe, seed_everything
 from .grammar import SyntheticLanguage
 from .metrics import evaluate, leak_probe, sequence_loss
 from .models import GPTConfig, MiniGPT
@@ -85,7 +86,9 @@ def prepare_data(n_train_tokens, n_types, vocab_size, max_len, batch_size, data_
     dev = D.make_batches(dev_ids, batch_size=batch_size, max_len=max_len, pad_id=tok.pad_id, shuffle=False)
     floor = D.true_loss(corpus.dev, corpus.language, max_len=max_len).loss
     probes = _probe_sentences(corpus.language)
-    return {"corpus": corpus, "tok": tok, "train_ids": train_ids, "dev": dev, "floor": floor, "probes": probes}
+    probe_floors = [D.true_loss([p], corpus.language, max_len=max_len).loss for p in probes]
+    return {"corpus": corpus, "tok": tok, "train_ids": train_ids, "dev": dev, "floor": floor, "probes": probes,
+            "probe_floors": probe_floors}
 
 
 def _probe_sentences(lang: SyntheticLanguage, n=4, seed=2024):
@@ -130,27 +133,25 @@ def run(experiment, variant, scale="auto", seed=0, *, callback=None, progress=Tr
     s = settings(experiment, variant, scale, **overrides)
     d = prepare_data(*(s[k] for k in DATA_KEYS))
     tok = d["tok"]
-    gen = seed_everything(seed)
+    seed_everything(seed)
     batches = D.make_batches(d["train_ids"], batch_size=s["batch_size"], max_len=s["max_len"],
                              pad_id=tok.pad_id, seed=seed)
     mcfg = GPTConfig(**{k: s[k] for k in MODEL_KEYS if k in s and k != "vocab_size"},
                      vocab_size=tok.vocab_size, block_size=s["max_len"])
     model = MiniGPT(mcfg)
     tcfg = TrainConfig(**{k: s[k] for k in TRAIN_KEYS if k in s}, progress=progress, checkpoint=checkpoint)
-    device = pick_device(None if tcfg.device == "auto" else tcfg.device)
     hist = train(model, batches, tcfg, callback=callback)
+    device = next(model.parameters()).device                 # where train() put it
     if hist.step < (tcfg.steps or len(batches)):
         raise RuntimeError(f"run stopped early at step {hist.step} (stop_after); resume it with the same checkpoint")
-    del gen
     n_eval = s["eval_batches"]
     tail = hist.losses[-max(1, len(hist.losses) // 20):]
     dev = evaluate(model, d["dev"], device)                  # the whole dev set: the floor is computed on it too
     train_eval = evaluate(model, batches[:n_eval], device)
     floor = d["floor"]
     probes = []
-    for sent in d["probes"]:
+    for sent, true in zip(d["probes"], d["probe_floors"]):
         loss = sequence_loss(model, tok.encode(sent, add_special=True), device)
-        true = D.true_loss([sent], d["corpus"].language, max_len=s["max_len"]).loss
         probes.append({"text": " ".join(sent), "loss": loss, "ppl": math.exp(loss), "true_loss": true})
     samples = sample_sentences(model, tok, s["n_samples"], s["max_len"], seed=seed)
     lang = d["corpus"].language
@@ -158,7 +159,7 @@ def run(experiment, variant, scale="auto", seed=0, *, callback=None, progress=Tr
     probe_batch = d["dev"][0].idx[:8].to(device)
     leak = leak_probe(model, probe_batch, probe_batch.shape[1] // 2) if probe_batch.shape[1] > 2 else float("nan")
     prov = describe(device) | {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": _commit(),
-                               "minilib": __import__("minilib").__version__}
+                               "minilib": __version__}
     result = RunResult(
         experiment=experiment, variant=variant, scale=scale, seed=seed,
         config=_jsonable({"model": mcfg.to_dict(), "train": dataclasses.asdict(tcfg) | {"steps_run": hist.step},

@@ -16,7 +16,7 @@ from IPython.display import display
 from . import experiments as E
 from .results import compare
 from .scale import SCALES, resolve_scale
-from .viz import plot_losses
+from .viz import plot_losses, smooth
 
 
 class LabPanel:
@@ -66,7 +66,6 @@ class LabPanel:
             self.plot_out.clear_output(wait=True)
             ax = plot_losses(runs, title=f"{self.experiment}: training loss (this session)")
             if extra is not None:
-                from .viz import smooth
                 ax.plot(smooth(extra[1]), color="k", lw=1.2, label=f"{extra[0]} (running)")
                 ax.legend(fontsize=8)
             plt.show()
