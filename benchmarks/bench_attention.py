@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import json
 import math
 import os
@@ -52,13 +51,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
-from minilib import scores as S  # noqa: E402
+from minilib.attention import additive_fast as AF  # noqa: E402
+from minilib.attention import scores as S  # noqa: E402
 from minilib.attention import MultiHeadAttention  # noqa: E402
-from minilib.device import autocast, cpu_tuning, describe, pick_device, tune_cpu  # noqa: E402
+from minilib.device import autocast, cpu_tuning, pick_device, tune_cpu  # noqa: E402
 from minilib.models import GPTConfig, MiniGPT  # noqa: E402
-from minilib.train import TrainConfig, make_optimizer  # noqa: E402
+from minilib.provenance import provenance  # noqa: E402
+from minilib.train import TrainConfig, make_optimizer, train_step  # noqa: E402
 
 from legacy_additive import additive_scores_v0  # noqa: E402
 
@@ -142,22 +142,10 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def git_commit():
-    def git(*a):
-        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-    try:
-        return git("rev-parse", "--short", "HEAD") or "unknown", bool(git("status", "--porcelain", "--", "minilib", "benchmarks/bench_attention.py", "benchmarks/legacy_additive.py"))
-    except (OSError, subprocess.SubprocessError):
-        return "unknown", None
-
-
-def provenance(device, args):
-    d = describe(device)
-    commit, dirty = git_commit()
-    return d | {"cpu_model": cpu_model(), "cpus": os.cpu_count(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
-                "commit": commit, "uncommitted_changes": dirty, "platform": platform.platform(),
-                "amp_bf16": device.type == "cuda" and torch.cuda.is_bf16_supported(),
-                "argv": sys.argv[1:], "quick": args.quick}
+def bench_provenance(device, args):
+    return provenance(device) | {"cpu_model": cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                                 "amp_bf16": device.type == "cuda" and torch.cuda.is_bf16_supported(),
+                                 "argv": sys.argv[1:], "quick": args.quick}
 
 
 # ------------------------------------------------------------------------ the steps
@@ -170,29 +158,20 @@ def random_batch(B, T, vocab, device, seed=0):
 def build_model(variant, qkv, device, T=SEQ):
     cfg, readable, impl = VARIANTS[variant]
     torch.manual_seed(0)
-    model = MiniGPT(GPTConfig(**PAPER | {"block_size": max(T, SEQ)}, qkv=qkv, **cfg)).to(device).train()
+    model = MiniGPT(GPTConfig(**PAPER | {"block_size": max(T, SEQ)}, qkv=qkv, fast=not readable, **cfg))
+    model = model.to(device).train()
     opt = make_optimizer(model, TrainConfig(), device)
     return model, opt, readable, impl
 
 
 def model_step_fn(model, opt, readable, impl, batch, device):
-    """One training step as ``minilib.train.train`` takes it (autocast, backward, clip, AdamW)."""
-    idx, tgt, pad = batch
-    clip = TrainConfig().grad_clip
+    """One training step exactly as ``minilib.train.train`` takes it: ``train_step`` (autocast, backward,
+    clipping, AdamW). ``readable`` models were built with ``fast=False`` (the step-by-step attention path)."""
+    cfg = TrainConfig()
 
     def step():
         with additive_impl(impl):
-            with autocast(device):
-                if readable:   # the step-by-step path: the model returns its attention weights too
-                    logits, _ = model._run(idx, pad, return_weights=True)
-                    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tgt.reshape(-1),
-                                           ignore_index=-100)
-                else:
-                    _, loss = model(idx, tgt, pad_mask=pad)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
+            train_step(model, opt, batch, cfg, device)
     return step
 
 
@@ -201,13 +180,13 @@ def layer_step_fn(variant, qkv, device, T=SEQ, B=BATCH):
     cfg, readable, impl = VARIANTS[variant]
     torch.manual_seed(0)
     mha = MultiHeadAttention(PAPER["n_embd"], PAPER["n_head"], qkv=qkv, score=cfg["score"],
-                             masking=cfg.get("masking", "-inf")).to(device)
+                             masking=cfg.get("masking", "-inf"), fast=not readable).to(device)
     x = torch.randn(B, T, PAPER["n_embd"], device=device, requires_grad=True)
     gy = torch.randn(B, T, PAPER["n_embd"], device=device)
 
     def step():
         with additive_impl(impl), autocast(device):
-            y = mha(x, return_weights=True)[0] if readable else mha(x)
+            y = mha(x)
         y.backward(gy)
         mha.zero_grad(set_to_none=True)
         x.grad = None
@@ -368,7 +347,7 @@ def section_compile(args, device):
     except Exception as e:  # noqa: BLE001
         return {"error": f"{type(e).__name__}: {e}"[:300]}
     out["first_call_seconds"] = round(time.perf_counter() - t0, 1)
-    out["compile_error"] = S._COMPILED.get("error")
+    out["compile_error"] = AF._COMPILED.get("error")
     cases = {"additive": layer_step_fn("additive", "separate", device), "additive_compiled": layer}
     batch = random_batch(BATCH, SEQ, PAPER["vocab_size"], device)
     for v in ("additive", "additive_compiled"):
@@ -569,9 +548,9 @@ def main(argv=None):
     if device.type != "cpu" and "cpu_tuning" in sections:
         sections.remove("cpu_tuning")
     t_start = time.perf_counter()
-    res = {"schema": 1, "provenance": provenance(device, args) | {"load_avg_before": load()},
+    res = {"schema": 1, "provenance": bench_provenance(device, args) | {"load_avg_before": load()},
            "config": {"model": PAPER, "batch": BATCH, "seq": SEQ, "rounds": args.rounds, "warmup": args.warmup,
-                      "chunk_elements": S.CHUNK_ELEMENTS, "statistic": "median of interleaved repeats"}}
+                      "chunk_elements": AF.CHUNK_ELEMENTS, "statistic": "median of interleaved repeats"}}
     print(f"bench_attention on {res['provenance']['device_name']} ({res['provenance']['cpu_model']}), "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {load()}, sections: {', '.join(sections)}")
     cols = ["label", "qkv", "median_ms", "q1_ms", "q3_ms", "ratio_to_dot_sdpa"]

@@ -1,26 +1,30 @@
 """minilib: the small, shared PyTorch library behind *Attention by Experiment*.
 
 Every chapter and lab imports from here, so the code a learner reads in a
-notebook is the code that ran. One idea per module:
+notebook is the code that ran. One idea per module; the subpackages export
+their public names (``from minilib.attention import MultiHeadAttention``):
 
-- ``attention``   score functions, masks, ``attention()`` and ``MultiHeadAttention``
-- ``models``      ``GPTConfig`` and ``MiniGPT``
-- ``train``       the training loop (AdamW, warmup + cosine, clipping, checkpoints)
-- ``metrics``     perplexity and the causality (leak) probe
-- ``device``      device choice, seeding, autocast and CPU speed settings
-- ``data``        corpora, tokenizer and batching (``grammar`` holds the synthetic language)
-- ``experiments`` named, reproducible experiments (``run``, ``compare``)
-- ``widgets`` / ``viz``  lab panels and plots (imported only when used)
+- ``attention``    masks, score functions, ``attention()``, ``MultiHeadAttention``
+- ``models``       ``GPTConfig`` and ``MiniGPT``
+- ``data``         the synthetic language, corpora, tokenizers, batches, the entropy floor
+- ``train``        the training loop and its learning-rate schedules
+- ``metrics``      loss, perplexity, the causality (leak) probe
+- ``experiments``  named, reproducible experiments (``run``), the reference-run CLI
+- ``results``      ``RunResult`` (JSON with provenance) and the lab tables
+- ``pitfalls``     broken maskings on purpose, and the probes that catch them
+- ``tables``       the one table renderer (HTML in notebooks, text in terminals)
+- ``viz`` / ``widgets``  plots and lab panels (imported only when used)
+- ``device``, ``scale``, ``provenance``, ``choices``, ``files``  where, how big, where from, checks, writes
 
 Submodules are imported lazily so ``import minilib`` stays cheap.
 """
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _SUBMODULES = (
-    "attention", "scores", "masks", "models", "train", "metrics", "device",
-    "grammar", "tokenizer", "data", "experiments", "scale", "widgets", "viz", "colab",
+    "attention", "models", "data", "train", "metrics", "experiments", "results", "pitfalls", "tables",
+    "viz", "widgets", "device", "scale", "provenance", "choices", "files",
 )
 
 

@@ -11,22 +11,18 @@ seed of a scale sees the same corpus.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import functools
 import json
 import math
-import subprocess
-import time
-from pathlib import Path
 
 import torch
 
-from . import __version__
 from . import data as D
-from .device import describe, seed_everything
-from .grammar import SyntheticLanguage
+from .choices import check_choice
+from .device import seed_everything
 from .metrics import evaluate, leak_probe, sequence_loss
 from .models import GPTConfig, MiniGPT
+from .provenance import provenance
 from .results import RunResult, compare, load_references  # noqa: F401  (re-exported for the labs)
 from .scale import resolve_scale
 from .train import TrainConfig, train
@@ -56,11 +52,9 @@ RUN_KEYS = ("n_samples", "eval_batches")
 
 
 def check(experiment, variant=None):
-    if experiment not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {experiment!r}; valid choices are {', '.join(map(repr, EXPERIMENTS))}")
-    if variant is not None and variant not in EXPERIMENTS[experiment]:
-        raise ValueError(f"unknown variant {variant!r} for {experiment!r}; valid choices are "
-                         f"{', '.join(map(repr, EXPERIMENTS[experiment]))}")
+    check_choice("experiment", experiment, EXPERIMENTS)
+    if variant is not None:
+        check_choice(f"variant of {experiment!r}:", variant, EXPERIMENTS[experiment])
 
 
 def settings(experiment, variant, scale="auto", **overrides) -> dict:
@@ -91,7 +85,7 @@ def prepare_data(n_train_tokens, n_types, vocab_size, max_len, batch_size, data_
             "probe_floors": probe_floors}
 
 
-def _probe_sentences(lang: SyntheticLanguage, n=4, seed=2024):
+def _probe_sentences(lang: D.SyntheticLanguage, n=4, seed=2024):
     """Four fixed held-out sentences of growing length (the write-up used four English sentences)."""
     import numpy as np
     pool = sorted(lang.sample(400, np.random.default_rng(seed)), key=len)
@@ -101,14 +95,6 @@ def _probe_sentences(lang: SyntheticLanguage, n=4, seed=2024):
 def _jsonable(x):
     """The same settings as JSON would give them back (tuples become lists), so saved runs compare equal."""
     return json.loads(json.dumps(x))
-
-
-def _commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def sample_sentences(model, tok, n, max_len, seed=0):
@@ -158,8 +144,7 @@ def run(experiment, variant, scale="auto", seed=0, *, callback=None, progress=Tr
     gram = sum(ended and lang.is_grammatical(t) for t, ended in samples) / len(samples)
     probe_batch = d["dev"][0].idx[:8].to(device)
     leak = leak_probe(model, probe_batch, probe_batch.shape[1] // 2) if probe_batch.shape[1] > 2 else float("nan")
-    prov = describe(device) | {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": _commit(),
-                               "minilib": __version__}
+    prov = provenance(device)
     result = RunResult(
         experiment=experiment, variant=variant, scale=scale, seed=seed,
         config=_jsonable({"model": mcfg.to_dict(), "train": dataclasses.asdict(tcfg) | {"steps_run": hist.step},
@@ -186,6 +171,14 @@ def probe_ids(result, i=0):
     return torch.tensor([ids[: result.model.config.block_size]], device=next(result.model.parameters()).device)
 
 
+@torch.no_grad()
+def head_qk(result, i=0, layer=0, head=0):
+    """Queries and keys ``[T, d_head]`` of one head on probe sentence ``i`` of a fresh run, as the model
+    computes them (``MiniGPT.qkv``): with shared Q/K the two are the same tensor."""
+    q, k, _ = result.model.qkv(probe_ids(result, i), layer)         # [1, H, T, dh] each
+    return q[0, head], k[0, head]
+
+
 def main(argv=None):
     """``python -m minilib.experiments --scale cpu --seeds 0 1 2``: (re)make the stored reference runs."""
     import argparse
@@ -210,18 +203,3 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-
-
-@torch.no_grad()
-def head_qk(result, i=0, layer=0, head=0):
-    """Queries and keys ``[T, d_head]`` of one head on probe sentence ``i`` of a fresh run (K = Q when shared)."""
-    m, ids = result.model, probe_ids(result, i)
-    blk = m.blocks[layer]
-    x = m.tok_emb(ids) + m.pos_emb(torch.arange(ids.shape[1], device=ids.device))
-    for b in m.blocks[:layer]:
-        x, _ = b(x)
-    parts = blk.attn.in_proj(blk.ln1(x)).split(blk.attn.d_model, dim=-1)
-    cols = slice(head * blk.attn.d_head, (head + 1) * blk.attn.d_head)
-    q = parts[0][0, :, cols]
-    k = parts[1][0, :, cols] if blk.attn.qkv == "separate" else q
-    return q, k

@@ -7,7 +7,8 @@ The chapter narrates; the longer pieces live here so they are tested:
 - ``VARIANTS`` / ``variant_model``   "-inf", "zero" and "embedding bug" versions of one set of weights
 - ``mask_probe``       what real positions must not see (the future, the padding) is changed; how much do they move?
 - ``fill_softmax`` / ``fill_table``  finite "large negative" fills in float32 / float16 / bfloat16
-- ``variant_figure`` / ``masking_panel``  the static figure and the widget
+- ``variant_views``    each variant's attention weights and probe (drawn by ``viz.variant_figure``
+                       and ``widgets.masking_panel``)
 - ``check_masked_softmax``  the exercise's checker
 """
 from __future__ import annotations
@@ -17,7 +18,8 @@ import textwrap
 
 import torch
 
-from .masks import masked_softmax
+from .attention import masked_softmax
+from .choices import check_choice
 from .models import GPTConfig, MiniGPT
 
 VARIANTS = ("-inf", "zero", "embedding bug")
@@ -37,30 +39,25 @@ class PaddedGPT(MiniGPT):
 
     def __init__(self, config: GPTConfig, *, causal: bool = True, pad_in: str = "scores"):
         super().__init__(config)
-        if pad_in not in PAD_IN:
-            raise ValueError(f"unknown pad_in {pad_in!r}; valid choices are {', '.join(map(repr, PAD_IN))}")
-        self.pad_in, self.causal = pad_in, causal
+        self.pad_in, self.causal = check_choice("pad_in", pad_in, PAD_IN), causal
         for block in self.blocks:
             block.attn.causal = causal
 
-    def _run(self, idx, pad_mask=None, return_weights=False):
-        if idx.dim() != 2:
-            raise ValueError(f"idx must be [B, T] token ids, got shape {tuple(idx.shape)}")
+    def positions(self, idx, pad_mask=None):
+        """Real tokens count 0, 1, 2, ... from each row's first real token; padding repeats a neighbour's."""
         if pad_mask is None:
-            pad_mask = torch.ones_like(idx, dtype=torch.bool)
-        pos = (pad_mask.long().cumsum(1) - 1).clamp(min=0)             # real tokens count 0, 1, 2, ...
+            return super().positions(idx)
+        pos = (pad_mask.long().cumsum(1) - 1).clamp(min=0)             # [B, T]
         if int(pos.max()) >= self.config.block_size:
             raise ValueError(f"a row has more than block_size = {self.config.block_size} real tokens")
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))           # [B, T, C]
-        attn_mask = pad_mask
-        if self.pad_in == "embeddings":                                 # seed 001's bug:
+        return pos
+
+    def embed(self, idx, pad_mask=None):
+        x, attn_mask = super().embed(idx, pad_mask)
+        if self.pad_in == "embeddings" and pad_mask is not None:       # seed 001's bug:
             x = x * pad_mask[..., None]                                 #   zero the padding's embeddings
             attn_mask = None                                            #   and give attention no mask
-        weights = []
-        for block in self.blocks:
-            x, w = block(x, pad_mask=attn_mask, return_weights=return_weights)
-            weights.append(w)
-        return self.head(self.ln_f(x)), weights
+        return x, attn_mask
 
 
 def variant_model(model: MiniGPT, variant: str, *, causal: bool = True) -> PaddedGPT:
@@ -69,8 +66,7 @@ def variant_model(model: MiniGPT, variant: str, *, causal: bool = True) -> Padde
     ``"-inf"`` (scores masked before the softmax), ``"zero"`` (weights zeroed after it),
     ``"embedding bug"`` (causal mask with -inf, padding mask on the embeddings).
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; valid choices are {', '.join(map(repr, VARIANTS))}")
+    check_choice("variant", variant, VARIANTS)
     config = dataclasses.replace(model.config, masking="zero" if variant == "zero" else "-inf")
     out = PaddedGPT(config, causal=causal, pad_in="embeddings" if variant == "embedding bug" else "scores")
     out.load_state_dict(model.state_dict())
@@ -135,8 +131,7 @@ def fill_softmax(scores, mask, fill, dtype, how="replace"):
     ``how="add"``: ``scores + (~mask) * fill`` (an additive "extended attention mask").
     Returns the weights in ``dtype``.
     """
-    if how not in FILL_HOWS:
-        raise ValueError(f"unknown how {how!r}; valid choices are {', '.join(map(repr, FILL_HOWS))}")
+    check_choice("how", how, FILL_HOWS)
     s = scores.to(dtype)
     s = s.masked_fill(~mask, fill) if how == "replace" else s + (~mask).to(dtype) * fill
     return torch.softmax(s, dim=-1)
@@ -173,17 +168,7 @@ def fill_table(scores, mask, fills, dtypes, hows=FILL_HOWS) -> list[dict]:
     return rows
 
 
-def markdown_table(rows: list[dict], columns: list[str]) -> str:
-    """A Markdown table of ``rows`` (dicts) with the given columns; floats in short scientific form."""
-    def fmt(v):
-        if isinstance(v, float):
-            return "0" if v == 0 else f"{v:.3g}"
-        return "" if v is None else str(v)
-    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return head + "".join("| " + " | ".join(fmt(r.get(c)) for c in columns) + " |\n" for r in rows)
-
-
-# ---------------------------------------------------------------- figure and widget
+# ---------------------------------------------------------------- what each variant attends to
 
 def variant_views(model, idx, pad_mask, t=None, *, variants=VARIANTS) -> dict:
     """For each variant: its layer-by-layer attention weights (row 0 of the batch, mean over heads) and its probe."""
@@ -193,69 +178,6 @@ def variant_views(model, idx, pad_mask, t=None, *, variants=VARIANTS) -> dict:
         weights = m.attention_weights(idx, pad_mask)
         views[v] = {"weights": [w[0].mean(0) for w in weights], "probe": mask_probe(m, idx, pad_mask, t)}
     return views
-
-
-def _heatmap(ax, w, pad_row, title):
-    """Attention weights [T, T] as an image; dashed lines separate padding from real tokens."""
-    T = w.shape[0]
-    im = ax.imshow(w.numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
-    for j in range(1, T):
-        if pad_row[j] != pad_row[j - 1]:
-            ax.axvline(j - 0.5, color="white", lw=1, ls="--")
-            ax.axhline(j - 0.5, color="white", lw=1, ls="--")
-    ticks = list(range(0, T, max(1, T // 8)))
-    ax.set_xticks(ticks, [str(j) if pad_row[j] else f"{j}p" for j in ticks])
-    ax.set_yticks(ticks, [str(j) if pad_row[j] else f"{j}p" for j in ticks])
-    ax.set_title(title, fontsize=9)
-    ax.set_xlabel("key j  (p = padding)")
-    ax.set_ylabel("query i")
-    return im
-
-
-def variant_figure(views, pad_row, layer=0):
-    """The variants' heatmaps side by side, each titled with its variant and probe value."""
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(views), figsize=(3.4 * len(views) + 0.8, 3.6), constrained_layout=True)
-    for ax, (v, view) in zip(axes, views.items()):
-        im = _heatmap(ax, view["weights"][layer], pad_row, f"{v}\nmask probe = {view['probe']:.2g}")
-    fig.colorbar(im, ax=list(axes), shrink=0.8, label="attention weight")
-    return fig
-
-
-def masking_panel(views_by_model, pad_row):
-    """ToggleButtons (variant) + Dropdowns (model, layer) + Output: the heatmap beside the probe values.
-
-    ``views_by_model`` maps a model's name to its ``variant_views``. Core ipywidgets and matplotlib only.
-    Returns ``(panel, update)``; call ``update()`` once so the Output shows the default.
-    """
-    import ipywidgets as W
-    import matplotlib.pyplot as plt
-    models = list(views_by_model)
-    names = list(views_by_model[models[0]])
-    n_layers = len(views_by_model[models[0]][names[0]]["weights"])
-    pick = W.ToggleButtons(options=names, value=names[0], description="masking")
-    model = W.Dropdown(options=models, value=models[0], description="weights")
-    layer = W.Dropdown(options=list(range(n_layers)), value=0, description="layer")
-    out = W.Output()
-
-    def update(*_):
-        views = views_by_model[model.value]
-        with out:
-            out.clear_output(wait=True)
-            fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8), constrained_layout=True)
-            _heatmap(ax1, views[pick.value]["weights"][layer.value], pad_row, f"{pick.value}, layer {layer.value}")
-            probes = [views[n]["probe"] for n in names]
-            bars = ax2.bar(names, [max(p, 1e-8) for p in probes],
-                           color=["tab:orange" if n == pick.value else "tab:gray" for n in names])
-            ax2.bar_label(bars, labels=[f"{p:.2g}" for p in probes])
-            ax2.set_yscale("log")
-            ax2.set_ylim(1e-8, 30 * max(probes + [1e-8]))
-            ax2.set_title("mask probe: change of real logits (0 drawn at 1e-8)", fontsize=9)
-            plt.show()
-
-    for w in (pick, model, layer):
-        w.observe(update, names="value")
-    return W.VBox([W.HBox([pick]), W.HBox([model, layer]), out]), update
 
 
 # ---------------------------------------------------------------- the exercise's checker

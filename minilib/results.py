@@ -6,13 +6,14 @@ so only their *pattern* is comparable with runs on the course's synthetic langua
 """
 from __future__ import annotations
 
-import html
 import json
 import math
-import os
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from .files import write_atomic
+from .tables import Table
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "labs" / "results"
 
@@ -74,11 +75,7 @@ class RunResult:
 
     def save(self, path=None) -> Path:
         path = Path(path) if path else self.path_for(self.experiment, self.variant, self.scale, self.seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1, default=float))
-        os.replace(tmp, path)
-        return path
+        return write_atomic(path, json.dumps(asdict(self), indent=1, default=float))
 
     @classmethod
     def load(cls, path) -> "RunResult":
@@ -103,27 +100,6 @@ COLUMNS = [  # (header, function of a RunResult, format): narrow enough for a bo
     ("floor", lambda r: r.entropy_floor, "{:.3f}"), ("grammatical", lambda r: r.grammatical_rate, "{:.0%}"),
     ("leak", lambda r: r.leak, "{:.1e}"),
 ]
-
-
-class Table:
-    """A small table that renders as HTML in a notebook and as aligned text elsewhere."""
-
-    def __init__(self, header, rows, title="", note=""):
-        self.header, self.rows, self.title, self.note = list(header), [list(map(str, r)) for r in rows], title, note
-
-    def _repr_html_(self):
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows)
-        cap = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
-        note = f"<p style='font-size:85%'>{html.escape(self.note)}</p>" if self.note else ""
-        return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
-
-    def __str__(self):
-        widths = [max(len(x) for x in col) for col in zip(self.header, *self.rows)]
-        line = lambda r: "  ".join(c.rjust(w) for c, w in zip(r, widths))
-        return "\n".join(([self.title] if self.title else []) + [line(self.header)] + [line(r) for r in self.rows])
-
-    __repr__ = __str__
 
 
 def _fmt(fmt, value):

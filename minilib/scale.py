@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from .choices import check_choice
+
 SCALES = ("smoke", "cpu", "paper")
 
 
@@ -15,6 +17,4 @@ def resolve_scale(scale: str = "auto") -> str:
         else:
             import torch
             scale = "paper" if torch.cuda.is_available() else "cpu"
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; valid choices are {', '.join(map(repr, SCALES))} or 'auto'")
-    return scale
+    return check_choice("scale", scale, SCALES, extra=" or 'auto'")

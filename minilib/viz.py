@@ -86,3 +86,30 @@ def head_view(model, tok, sentence_tokens):
     weights = model.attention_weights(torch.tensor([ids], device=device))      # n_layer x [1, H, T, T]
     labels = tok.decode(ids, skip_special=False)
     return _head_view([w.float().cpu() for w in weights], labels)
+
+
+# ---------------------------------------------------------------- masking pitfalls (chapter 3)
+def padded_heatmap(ax, w, pad_row, title):
+    """Attention weights [T, T] as an image; dashed lines separate padding from real tokens."""
+    T = w.shape[0]
+    im = ax.imshow(w.numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
+    for j in range(1, T):
+        if pad_row[j] != pad_row[j - 1]:
+            ax.axvline(j - 0.5, color="white", lw=1, ls="--")
+            ax.axhline(j - 0.5, color="white", lw=1, ls="--")
+    ticks = list(range(0, T, max(1, T // 8)))
+    ax.set_xticks(ticks, [str(j) if pad_row[j] else f"{j}p" for j in ticks])
+    ax.set_yticks(ticks, [str(j) if pad_row[j] else f"{j}p" for j in ticks])
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("key j  (p = padding)")
+    ax.set_ylabel("query i")
+    return im
+
+
+def variant_figure(views, pad_row, layer=0):
+    """The variants' heatmaps side by side, each titled with its variant and probe value."""
+    fig, axes = plt.subplots(1, len(views), figsize=(3.4 * len(views) + 0.8, 3.6), constrained_layout=True)
+    for ax, (v, view) in zip(axes, views.items()):
+        im = padded_heatmap(ax, view["weights"][layer], pad_row, f"{v}\nmask probe = {view['probe']:.2g}")
+    fig.colorbar(im, ax=list(axes), shrink=0.8, label="attention weight")
+    return fig

@@ -16,7 +16,7 @@ from IPython.display import display
 from . import experiments as E
 from .results import compare
 from .scale import SCALES, resolve_scale
-from .viz import plot_losses, smooth
+from .viz import padded_heatmap, plot_losses, smooth
 
 
 class LabPanel:
@@ -98,3 +98,37 @@ class LabPanel:
         finally:
             self.button.disabled = False
         return new
+
+
+def masking_panel(views_by_model, pad_row):
+    """ToggleButtons (variant) + Dropdowns (model, layer) + Output: the heatmap beside the probe values.
+
+    ``views_by_model`` maps a model's name to its ``variant_views``. Core ipywidgets and matplotlib only.
+    Returns ``(panel, update)``; call ``update()`` once so the Output shows the default.
+    """
+    models = list(views_by_model)
+    names = list(views_by_model[models[0]])
+    n_layers = len(views_by_model[models[0]][names[0]]["weights"])
+    pick = W.ToggleButtons(options=names, value=names[0], description="masking")
+    model = W.Dropdown(options=models, value=models[0], description="weights")
+    layer = W.Dropdown(options=list(range(n_layers)), value=0, description="layer")
+    out = W.Output()
+
+    def update(*_):
+        views = views_by_model[model.value]
+        with out:
+            out.clear_output(wait=True)
+            fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8), constrained_layout=True)
+            padded_heatmap(ax1, views[pick.value]["weights"][layer.value], pad_row, f"{pick.value}, layer {layer.value}")
+            probes = [views[n]["probe"] for n in names]
+            bars = ax2.bar(names, [max(p, 1e-8) for p in probes],
+                           color=["tab:orange" if n == pick.value else "tab:gray" for n in names])
+            ax2.bar_label(bars, labels=[f"{p:.2g}" for p in probes])
+            ax2.set_yscale("log")
+            ax2.set_ylim(1e-8, 30 * max(probes + [1e-8]))
+            ax2.set_title("mask probe: change of real logits (0 drawn at 1e-8)", fontsize=9)
+            plt.show()
+
+    for w in (pick, model, layer):
+        w.observe(update, names="value")
+    return W.VBox([W.HBox([pick]), W.HBox([model, layer]), out]), update

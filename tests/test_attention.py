@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from minilib.attention import MultiHeadAttention, attention
-from minilib.masks import causal_mask, masked_softmax
-from minilib.scores import additive_scores, additive_scores_reference
+from minilib.attention import causal_mask, masked_softmax
+from minilib.attention import additive_scores, additive_scores_reference
 
 D64 = dict(dtype=torch.float64)
 

@@ -1,18 +1,14 @@
 """The course's data: the synthetic language (exactness, recogniser), tokenizers, corpora, batches."""
 import json
 import math
-import random
 from collections import Counter
 
 import numpy as np
 import pytest
 import torch
 
-from minilib import data
-from minilib.data import (Corpus, CorpusUnavailableError, corpus_stats, encode_corpus, floor_logprobs,
-                          load_corpus, make_batches, true_loss)
-from minilib.grammar import SyntheticLanguage
-from minilib.tokenizer import Tokenizer
+from minilib.data import (CorpusUnavailableError, SyntheticLanguage, Tokenizer, corpora, corpus_stats,
+                          encode_corpus, floor_logprobs, load_corpus, make_batches, true_loss)
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +78,9 @@ def test_grammar_is_ll1_and_lexicon_size_is_exact():
 
 def test_ambiguous_grammar_is_rejected():
     """A verb-level prepositional phrase after an object makes "sees the dog with the hat" ambiguous."""
-    from minilib.grammar import _rules
+    from minilib.data.rules import build_rules
     lang = SyntheticLanguage(n_types=300)
-    rules = _rules(0.85, 0.25, 0.84)
+    rules = build_rules(0.85, 0.25, 0.84)
     rules["VP_sg"].append((0.1, "@VT_sg NP_O VMOD", 0))
     with pytest.raises(ValueError, match="not LL"):
         lang._compile(rules)
@@ -211,7 +207,7 @@ def test_corpus_stats(small):
 def test_offline_download_gives_clear_error(monkeypatch, tmp_path):
     def no_network(url, dest):
         raise OSError("network is unreachable")
-    monkeypatch.setattr(data, "_download", no_network)
+    monkeypatch.setattr(corpora, "_download", no_network)
     for name in ("tinyshakespeare", "wikitext-2"):
         with pytest.raises(CorpusUnavailableError, match="synthetic") as e:
             load_corpus(name, cache_dir=tmp_path)
@@ -220,10 +216,10 @@ def test_offline_download_gives_clear_error(monkeypatch, tmp_path):
 
 def test_download_is_cached(monkeypatch, tmp_path):
     text = "First Citizen: Before we proceed, hear me speak.\n\nAll: Speak, speak.\n" * 50
-    monkeypatch.setattr(data, "_download", lambda url, dest: dest.write_text(text))
+    monkeypatch.setattr(corpora, "_download", lambda url, dest: dest.write_text(text))
     c = load_corpus("tinyshakespeare", cache_dir=tmp_path)
     assert c.train and ["All", ":", "Speak", ",", "speak", "."] in c.train + c.dev + c.test
-    monkeypatch.setattr(data, "_download", lambda url, dest: pytest.fail("downloaded twice"))
+    monkeypatch.setattr(corpora, "_download", lambda url, dest: pytest.fail("downloaded twice"))
     assert load_corpus("tinyshakespeare", cache_dir=tmp_path).train == c.train
 
 

@@ -90,7 +90,7 @@ def test_lab_panel_runs_and_keeps_every_run():
 
 
 def test_head_qk_reproduces_the_models_attention_weights(dot_run):
-    from minilib.masks import causal_mask
+    from minilib.attention import causal_mask
     q, k = E.head_qk(dot_run, 1)
     T = q.shape[0]
     scores = (q @ k.T / q.shape[1] ** 0.5).masked_fill(~causal_mask(T), float("-inf"))

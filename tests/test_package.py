@@ -101,3 +101,24 @@ def test_wheel_installs_and_imports_in_a_clean_venv(wheel, tmp_path):
     assert Path(file).resolve().is_relative_to(venv.resolve()), f"minilib imported from {file}, not from the wheel"
     assert wheel.name.startswith(f"minilib-{version}-"), (wheel.name, version)
     assert device == "cpu"
+
+
+def test_module_index_matches_the_modules_that_exist():
+    """``minilib``'s lazy index and its docstring list exactly the modules and subpackages on disk."""
+    import minilib
+    on_disk = {p.stem for p in (ROOT / "minilib").glob("*.py") if p.stem != "__init__"}
+    on_disk |= {p.parent.name for p in (ROOT / "minilib").glob("*/__init__.py")}
+    assert set(minilib._SUBMODULES) == on_disk
+    for name in on_disk:
+        assert f"``{name}``" in minilib.__doc__, f"minilib's docstring does not describe {name!r}"
+        assert getattr(minilib, name).__name__ == f"minilib.{name}"
+
+
+def test_every_subpackage_module_is_described_by_its_package():
+    """Each subpackage's docstring names every module in it (the map a reader starts from)."""
+    import importlib
+    for init in (ROOT / "minilib").glob("*/__init__.py"):
+        pkg = importlib.import_module(f"minilib.{init.parent.name}")
+        for mod in init.parent.glob("*.py"):
+            if mod.stem != "__init__":
+                assert f"``{mod.stem}``" in pkg.__doc__, f"minilib.{init.parent.name} does not describe {mod.stem!r}"

@@ -7,8 +7,8 @@ import torch
 
 matplotlib.use("Agg")
 
-from minilib import pitfalls  # noqa: E402
-from minilib.masks import masked_softmax  # noqa: E402
+from minilib import pitfalls, viz, widgets  # noqa: E402
+from minilib.attention import masked_softmax  # noqa: E402
 from minilib.models import GPTConfig, MiniGPT  # noqa: E402
 
 V = 16
@@ -125,11 +125,6 @@ def test_fill_report_on_hand_made_weights():
     assert pitfalls.fill_report(w, mask) == {"leak": 0.25, "nan_in_partial_rows": False, "fully_masked_rows": "NaN"}
 
 
-def test_markdown_table():
-    text = pitfalls.markdown_table([{"a": 1.23456, "b": "x"}, {"a": 0.0}], ["a", "b"])
-    assert text.splitlines() == ["| a | b |", "|---|---|", "| 1.23 | x |", "| 0 |  |"]
-
-
 def test_checker_accepts_correct_and_rejects_broken_softmaxes(capsys):
     assert pitfalls.check_masked_softmax(lambda s, m: masked_softmax(s, m))
     assert pitfalls.check_masked_softmax(reference_softmax)
@@ -153,9 +148,9 @@ def test_figure_and_panel_build():
     views = pitfalls.variant_views(gpt, idx, pad, t=5)
     assert set(views) == set(pitfalls.VARIANTS) and views["-inf"]["probe"] == 0.0
     assert views["-inf"]["weights"][0].shape == (8, 8)
-    fig = pitfalls.variant_figure(views, pad[0])
+    fig = viz.variant_figure(views, pad[0])
     assert len(fig.axes) == 4                                         # three heatmaps and a colour bar
-    panel, update = pitfalls.masking_panel({"init": views}, pad[0])
+    panel, update = widgets.masking_panel({"init": views}, pad[0])
     update()
     panel.children[0].children[0].value = "zero"                      # the toggle redraws without error
     panel.children[1].children[1].value = 1                           # so does the layer dropdown

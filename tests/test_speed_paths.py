@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from minilib import scores as S
+from minilib.attention import additive_fast as AF
+from minilib.attention import scores as S
 from minilib.attention import MultiHeadAttention, attention
 from minilib.device import usable_cpus
-from minilib.masks import causal_mask
+from minilib.attention import causal_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 D64 = dict(dtype=torch.float64)
@@ -80,7 +81,7 @@ def test_additive_function_gradcheck_broadcast(causal):
     keep = visible(4, 6)
 
     def f(qp, kp, w2):
-        s = S.AdditiveScores.apply(qp, kp, w2, 3, causal)
+        s = AF.AdditiveScores.apply(qp, kp, w2, 3, causal)
         return s.masked_fill(~keep, 0.0) if causal else s
     assert torch.autograd.gradcheck(f, (qp, kp, w2))
 
@@ -100,7 +101,7 @@ def test_bf16_inputs_as_under_gpu_autocast():
     w2 = torch.randn(4, 1, 1, 20, **D64) / 4
     ref = (torch.tanh(qp[..., :, None, :] + kp[..., None, :, :]) * w2).sum(-1)
     x = [t.bfloat16().requires_grad_() for t in (qp, kp, w2)]
-    out = S.AdditiveScores.apply(*x, 7, True)
+    out = AF.AdditiveScores.apply(*x, 7, True)
     keep = visible(30, 30)
     assert out.dtype == torch.bfloat16
     err = (out.double() - ref)[..., keep].abs().max().item()
@@ -123,9 +124,9 @@ def test_mha_additive_under_cpu_autocast_runs_and_is_close():
 
 
 def test_gpu_chunks_are_bigger_but_equal_values():
-    assert S._chunk_rows(128, 100, 20, 100, "cuda") > S._chunk_rows(128, 100, 20, 100, "cpu") >= 1
-    assert S._chunk_rows(10**9, 100, 20, 100, "cpu") == 1
-    assert S._chunk_rows(1, 1, 1, 7, "cpu") == 7
+    assert AF._chunk_rows(128, 100, 20, 100, "cuda") > AF._chunk_rows(128, 100, 20, 100, "cpu") >= 1
+    assert AF._chunk_rows(10**9, 100, 20, 100, "cpu") == 1
+    assert AF._chunk_rows(1, 1, 1, 7, "cpu") == 7
 
 
 def test_attention_additive_causal_equals_reference_softmax():
@@ -141,33 +142,33 @@ def test_attention_additive_causal_equals_reference_softmax():
 def test_additive_dense_equals_reference():
     q, k = torch.randn(2, 3, 6, 5, **D64), torch.randn(2, 3, 6, 5, **D64)
     w = params(3, 5, 4, **D64)
-    dense = S.additive_dense(q @ w["w_q"], k @ w["w_k"], w["w2"][:, None, None, :])
+    dense = AF.additive_dense(q @ w["w_q"], k @ w["w_k"], w["w2"][:, None, None, :])
     torch.testing.assert_close(dense, S.additive_scores_reference(q, k, **w), atol=1e-12, rtol=0)
 
 
 def test_compile_is_off_by_default(monkeypatch):
     monkeypatch.delenv("MINILIB_COMPILE", raising=False)
-    assert not S.compile_additive()
+    assert not AF.compile_additive()
     monkeypatch.setenv("MINILIB_COMPILE", "1")
-    assert S.compile_additive()
+    assert AF.compile_additive()
 
 
 def test_compile_failure_falls_back_to_eager(monkeypatch):
     def broken(*a, **kw):
         raise RuntimeError("no C++ compiler here")
     monkeypatch.setattr(torch, "compile", broken)
-    monkeypatch.setattr(S, "_COMPILED", {})
+    monkeypatch.setattr(AF, "_COMPILED", {})
     q, k = torch.randn(1, 2, 5, 3, **D64), torch.randn(1, 2, 5, 3, **D64)
     w = params(2, 3, 4, **D64)
     with pytest.warns(RuntimeWarning, match="eager chunked path"):
         out = S.additive_scores(q, k, compile=True, **w)
     torch.testing.assert_close(out, S.additive_scores_reference(q, k, **w), atol=1e-12, rtol=0)
-    assert "no C++ compiler" in S._COMPILED["error"]
+    assert "no C++ compiler" in AF._COMPILED["error"]
 
 
 def test_compiled_additive_equals_eager(monkeypatch):
     """torch.compile's fused kernel gives the eager values and gradients (one compile, ~15-40 s cold)."""
-    monkeypatch.setattr(S, "_COMPILED", {})
+    monkeypatch.setattr(AF, "_COMPILED", {})
     q, k = torch.randn(2, 2, 6, 3, **D64), torch.randn(2, 2, 6, 3, **D64)
     w = params(2, 3, 4, **D64)
     g = torch.randn(2, 2, 6, 6, **D64)
@@ -176,8 +177,8 @@ def test_compiled_additive_equals_eager(monkeypatch):
         ins = [t.clone().requires_grad_() for t in (q, k, *w.values())]
         out = S.additive_scores(ins[0], ins[1], w_q=ins[2], w_k=ins[3], w2=ins[4], compile=comp)
         res.append((out, torch.autograd.grad(out, ins, g)))
-    if "error" in S._COMPILED:
-        pytest.skip(f"torch.compile unavailable here: {S._COMPILED['error'][:200]}")
+    if "error" in AF._COMPILED:
+        pytest.skip(f"torch.compile unavailable here: {AF._COMPILED['error'][:200]}")
     torch.testing.assert_close(res[0][0], res[1][0], atol=1e-12, rtol=0)
     for a, b in zip(res[0][1], res[1][1]):
         torch.testing.assert_close(a, b, atol=1e-11, rtol=1e-11)

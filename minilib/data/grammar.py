@@ -40,87 +40,8 @@ import random
 from itertools import accumulate as _accumulate
 from typing import NamedTuple
 
-# Function words, most frequent first (their class is the word itself).
-FUNCTION_WORDS = {
-    "DA": ("the", "my", "their", "our", "your", "no"),          # determiners, either number
-    "DS": ("a", "this", "every", "each", "another"),             # singular determiners
-    "DP": ("some", "these", "those", "many", "few", "all"),      # plural determiners
-    "PREP": ("of", "in", "with", "on", "from", "near", "under", "about", "behind", "for", "at", "without"),
-    "SUB": ("because", "while", "when", "although", "since", "if"),
-    "CONJ": ("and", "but", "so", "yet"),
-    "BE_sg": ("is", "was"), "BE_pl": ("are", "were"),
-    "DO_sg": ("does", "did"), "DO_pl": ("do", "did"),
-    "MODAL": ("will", "can", "must", "may", "should", "might", "could"),
-}
-PRONOUNS = {"S": {"f": "she", "m": "he"}, "O": {"f": "her", "m": "him"}}
-LITERALS = ("not", "that", "who", ",", ".", "!", ";", '"', "(", ")")
-STOP = "<STOP>"
-_SPECIAL = {"PRON_S": PRONOUNS["S"], "PRON_O": PRONOUNS["O"], "QOPEN": '"', "QCLOSE": '"', "POPEN": "(", "PCLOSE": ")"}
-
-# Open classes: share of the remaining type budget (nouns and verbs have 2 forms per lemma).
-OPEN_CATS = {f"{c}_{n}" for c in ("N", "VI", "VT", "VS") for n in ("sg", "pl")} | {"ADJ", "ADV", "NAME", "NUM", "YEAR"}
-OPEN_SHARES = {"N": 0.40, "VI": 0.09, "VT": 0.13, "VS": 0.012, "ADJ": 0.17,
-               "ADV": 0.05, "NAME": 0.11, "NUM": 0.02, "YEAR": 0.02}
-_ONSETS = ("b", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z",
-           "br", "dr", "gr", "kr", "pl", "st", "tr", "sh", "ch", "th", "sk", "fl")
-_VOWELS = ("a", "e", "i", "o", "u", "a", "e", "o", "ai", "ea", "oo", "ou")
-_CODAS = ("", "", "", "", "n", "r", "l", "m", "k", "t", "nd", "rk", "st", "sh")
-_ADJ_SUFFIX = (("ic", "al", "ous", "y", "ish", "ful", "ant"), ("ful", "ny", "rous", "nic", "sk"))
-
-# Option guards: a rule is allowed only while its guard bits are all set.
-REC, NAMED, NOQ, NOP = 1, 2, 4, 8   # under the token budget / a name seen / no open quote / no open paren
-
-
-def _rules(p_first: float, p_more: float, p_list: float) -> dict:
-    """The grammar: symbol -> [(probability, right-hand side, guard bits)].
-
-    In a right-hand side, ``@X`` draws a word of category X, a name listed in the
-    dict is a symbol, anything else is that literal token. Probabilities of the
-    allowed options are renormalised when a guard switches some off.
-    """
-    R = {
-        "S": [(1, "OPEN NP_V MORE_1 END", 0)],
-        "OPEN": [(0.10, "@ADV ,", 0), (0.10, "@PREP NP_O ,", REC), (0.80, "", 0)],
-        "END": [(0.93, ".", 0), (0.07, "!", 0)],
-        "PAREN": [(0.45, "@YEAR", 0), (0.55, "NP_O", 0)],
-        "NAMETAIL": [(0.07, ", who VP_sg ,", REC), (0.93, "", 0)],
-        "SAY": [(0.5, ", @QOPEN NP_V MORE_S @QCLOSE", NOQ), (0.5, "that NP_V", 0)],
-        "BASE": [(0.45, "@VI_pl VMOD", 0), (0.55, "@VT_pl NP_O", 0)],
-        "PRED": [(0.7, "@ADJ", 0), (0.3, "@PREP NP_O", REC)],
-        "VMOD": [(0.15, "@ADV", 0), (0.22, "@PREP NP_O", REC), (0.63, "", 0)],
-    }
-    # More clauses: how likely one more is depends on the last connective (lists run on).
-    for x, p, run_on in (("1", p_first, 0.3), ("S", p_more, 0.3), ("L", p_list, 0.8)):
-        R[f"MORE_{x}"] = [(p * w, f"{c} NP_V MORE_{k}", REC) for w, c, k in (
-            ((1 - run_on) * 0.55, "and", "S"), ((1 - run_on) * 0.2, "but", "S"), ((1 - run_on) * 0.25, "@SUB", "S"),
-            (run_on * 0.7, ", @CONJ", "L"), (run_on * 0.3, ";", "L"))]
-        R[f"MORE_{x}"].append((1 - p, "", 0))
-    # Noun phrases. The role k says what the phrase is followed by: V = its clause's verb
-    # phrase (a subject), G = a transitive verb with a gap (subject of "that the cat sees"),
-    # O = nothing (an object). The head noun's number picks the agreeing continuation.
-    for k in "VGO":
-        def cont(n, k=k):
-            return {"V": f"VP_{n}", "G": f"GAP_{n}", "O": ""}[k]
-        R[f"NP_{k}"] = [
-            (0.30, f"@DA NPD_{k}_any", 0), (0.13, f"@DS NPD_{k}_sg", 0), (0.06, f"@DP NPD_{k}_pl", 0),
-            (0.03, f"@NUM NPD_{k}_pl", 0), (0.06, f"@ADJ NPD_{k}_pl", 0),
-            (0.07, f"@N_pl TAIL_pl {cont('pl')}", 0),
-            (0.12, f"@NAME {'NAMETAIL ' if k == 'V' else ''}{cont('sg')}", 0),
-            (0.08, f"@PRON_{'O' if k == 'O' else 'S'} {cont('sg')}", NAMED),
-        ]
-        for n, p_sg in (("any", 0.6), ("sg", 1.0), ("pl", 0.0)):
-            R[f"NPD_{k}_{n}"] = [(0.24, f"@ADJ NPD_{k}_{n}", REC)] + [
-                (0.76 * p, f"@N_{m} TAIL_{m} {cont(m)}", 0)
-                for m, p in (("sg", p_sg), ("pl", 1 - p_sg)) if p > 0]
-    for n in ("sg", "pl"):
-        R[f"TAIL_{n}"] = [(0.16, "@PREP NP_O", REC), (0.10, f"that REL_{n}", REC),
-                          (0.03, "@POPEN PAREN @PCLOSE", REC | NOP), (0.71, "", 0)]
-        R[f"REL_{n}"] = [(0.55, f"VP_{n}", 0), (0.45, "NP_G", 0)]
-        R[f"GAP_{n}"] = [(1, f"@VT_{n}", 0)]
-        R[f"VP_{n}"] = [(0.24, f"@VI_{n} VMOD", 0), (0.32, f"@VT_{n} NP_O", 0), (0.07, f"@VS_{n} SAY", REC),
-                        (0.15, f"@BE_{n} PRED", 0), (0.08, f"@DO_{n} not BASE", 0), (0.14, "@MODAL BASE", 0)]
-    return R
-
+from .lexicon import LITERALS, OPEN_CATS, OPEN_SHARES, PRONOUNS, STOP, build_lexicon
+from .rules import SPECIAL_TERMINALS, NAMED, NOP, NOQ, build_rules
 
 class Estimate(NamedTuple):
     """A Monte-Carlo estimate: ``value`` ± ``stderr`` from ``n`` sentences (``tokens`` predicted tokens)."""
@@ -128,65 +49,6 @@ class Estimate(NamedTuple):
     stderr: float
     n: int
     tokens: int
-
-
-def _lexicon(seed: int, n_types: int, sizes: dict | None) -> dict:
-    """Category -> words, most frequent first: real function words plus seeded pseudo-words.
-
-    Pseudo-words are 1-3 syllables (frequent words are shorter, as in English). A noun's
-    plural and a verb's 3rd-person singular add ``-s``; adjectives get English-looking
-    endings, adverbs ``-ly``; names ending in a vowel are feminine (*she*), others masculine.
-    """
-    tiny = sizes is not None
-    cats = {c: list(ws[:1] if tiny else ws) for c, ws in FUNCTION_WORDS.items()}
-    used = set(LITERALS) | {w for ws in FUNCTION_WORDS.values() for w in ws} | {STOP}
-    used |= {w for d in PRONOUNS.values() for w in d.values()}
-    two = ("N", "VI", "VT", "VS")                        # classes with two forms per lemma
-    if sizes is None:
-        budget = n_types - len(used | {w for ws in cats.values() for w in ws}) + 1
-        if budget < 40:
-            raise ValueError(f"n_types must be at least {n_types - budget + 40}, got {n_types}")
-        sizes = {c: max(1, int(budget * s / (2 if c in two else 1))) for c, s in OPEN_SHARES.items()}
-        sizes["NUM"], sizes["YEAR"] = min(sizes["NUM"], 998), min(sizes["YEAR"], 1100)
-        sizes["ADJ"] += budget - sum(v * (2 if c in two else 1) for c, v in sizes.items())  # exact total
-    rng = random.Random(f"lexicon-{seed}")
-
-    def stem(rank, lo=1):
-        n = min(3, lo + (rank >= 40) + (rank >= 1500) + (rng.random() < 0.2))
-        return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS)
-                       + (rng.choice(_CODAS) if i == n - 1 or rng.random() < 0.2 else "") for i in range(n))
-
-    def name(r):               # even ranks end in a vowel (she/her), odd ranks in a consonant (he/him)
-        w = stem(r, lo=2).capitalize()
-        if (r % 2 == 0) != (w[-1] in "aeiou"):
-            w += rng.choice("aei" if r % 2 == 0 else "nrlk")
-        return w
-
-    def adjective(r):
-        w = stem(r)
-        return w + rng.choice(_ADJ_SUFFIX[w[-1] in "aeiou"])
-
-    def forms(r):
-        w = stem(r)
-        return w, w + ("es" if w.endswith(("s", "sh", "ch")) else "s")
-
-    def words(c, make):        # unique words (tuples of forms) for class c
-        out = []
-        while len(out) < sizes[c]:
-            forms = make(len(out))
-            if not used.intersection(forms) and len(set(forms)) == len(forms):
-                used.update(forms)
-                out.append(forms)
-        return out
-    for c in two:              # nouns: sg = stem, pl = stem+s; verbs: sg = stem+s, pl (and base) = stem
-        pairs = words(c, forms)
-        cats[f"{c}_sg"], cats[f"{c}_pl"] = [f[c != "N"] for f in pairs], [f[c == "N"] for f in pairs]
-    cats["ADJ"] = [f[0] for f in words("ADJ", lambda r: (adjective(r),))]
-    cats["ADV"] = [f[0] for f in words("ADV", lambda r: (stem(r) + "ly",))]
-    cats["NAME"] = [f[0] for f in words("NAME", lambda r: (name(r),))]
-    cats["NUM"] = [str(i) for i in range(2, 2 + sizes["NUM"])]
-    cats["YEAR"] = [str(y) for y in rng.sample(range(1000, 2100), sizes["YEAR"])]
-    return cats
 
 
 class SyntheticLanguage:
@@ -208,8 +70,8 @@ class SyntheticLanguage:
         self.seed, self.n_types, self.zipf_s = seed, n_types, zipf_s
         self.p_first, self.p_more, self.p_list = p_first, p_more, p_list
         self.rec_budget, self.p_name_ref = rec_budget, p_name_ref
-        self.categories = _lexicon(seed, n_types, _sizes)
-        self._compile(_rules(p_first, p_more, p_list))
+        self.categories = build_lexicon(seed, n_types, _sizes)
+        self._compile(build_rules(p_first, p_more, p_list))
 
     @classmethod
     def tiny(cls, rec_budget: int = 2) -> "SyntheticLanguage":
@@ -244,8 +106,8 @@ class SyntheticLanguage:
             if tok not in ids:
                 ids[tok] = n_nt + len(self._kinds)
                 name = tok[1:] if tok.startswith("@") else None
-                if name in _SPECIAL:
-                    kind, data = ("PRON" if name.startswith("PRON") else name), _SPECIAL[name]
+                if name in SPECIAL_TERMINALS:
+                    kind, data = ("PRON" if name.startswith("PRON") else name), SPECIAL_TERMINALS[name]
                     cls = set(data.values()) if kind == "PRON" else {data}
                 elif name == "NAME":
                     kind, data, cls = "NAME", None, {"NAME"}
@@ -348,7 +210,7 @@ class SyntheticLanguage:
         All three share the probabilities below, so they cannot disagree. A token the
         language cannot produce ends a scored run with ``-inf``.
         """
-        n_nt, kinds, budget, words_of = self._n_nt, self._kinds, self.rec_budget, self._words
+        n_nt, kinds, budget = self._n_nt, self._kinds, self.rec_budget
         stack, out, lps, cur = [self._stop_id, self._start], [], [], 0.0
         names, mass, gender, named, q, p = [], 0.0, "f", 0, NOQ, NOP   # memory and guard flags
         score, sample = mode == "score", mode == "sample"

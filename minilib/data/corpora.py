@@ -1,12 +1,10 @@
-"""Corpora, their statistics, and the batches a language model trains on.
+"""Corpora and their statistics.
 
     corpus = load_corpus()                      # the synthetic language, paper scale, cached
     tok = corpus.tokenizer(max_size=8000)       # the whole lexicon fits: no <UNK>
-    rows = encode_corpus(corpus, tok)           # {"train": [[<START>, ..., <STOP>], ...], ...}
-    batches = make_batches(rows["train"], batch_size=32, max_len=100)
 
 Corpora (``load_corpus(name)``): ``"synthetic"`` (default; generated from
-``minilib.grammar.SyntheticLanguage`` and cached on disk), ``"pydoc"`` (English
+``minilib.data.SyntheticLanguage`` and cached on disk), ``"pydoc"`` (English
 text shipped with Python: the ``pydoc_data`` help topics), a path to a local
 text file, and ``"tinyshakespeare"`` / ``"wikitext-2"`` (downloaded once where a
 network exists; without one they raise ``CorpusUnavailableError``).
@@ -23,17 +21,16 @@ import json
 import os
 import random
 import re
-import tempfile
 import time
 import urllib.request
 import warnings
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
+from ..choices import check_choice
+from ..files import write_atomic
 from .grammar import SyntheticLanguage
 from .tokenizer import Tokenizer
 
@@ -160,7 +157,7 @@ def _save_splits(path: Path, splits, vocab: list, params: dict) -> None:
     buf = io.BytesIO()
     np.savez(buf, ids=ids, lengths=np.array([len(s) for s in sents], dtype=np.int32),
              sizes=np.array([len(x) for x in splits]), vocab=np.array(vocab), params=np.array(json.dumps(params)))
-    _write_atomic(path, buf.getvalue())
+    write_atomic(path, buf.getvalue())
 
 
 def _load_splits(path: Path) -> list:
@@ -193,19 +190,6 @@ def _take_tokens(sents, n_tokens) -> list:
     return list(sents)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file, then rename: readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 # ---------------------------------------------------------------------- real text
 _SENT_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _TOKEN = re.compile(r"\d+(?:\.\d+)+|\w+(?:['’-]\w+)*|[^\w\s]")
@@ -233,8 +217,7 @@ def read_text_file(path, split: str = "auto") -> list[list[str]]:
     lines = [line for line in text.splitlines() if line.strip()]
     if split == "auto":
         split = "lines" if lines and sum(len(line.split()) for line in lines) / len(lines) <= 50 else "sentences"
-    if split not in ("lines", "sentences"):
-        raise ValueError(f"split must be 'auto', 'lines' or 'sentences', got {split!r}")
+    check_choice("split", split, ("lines", "sentences"), extra=" or 'auto'")
     return [w for w in map(_words, lines if split == "lines" else split_sentences(text)) if w]
 
 
@@ -266,7 +249,7 @@ def _split(name, sents, seed, dev_fraction) -> Corpus:
 def _download(url: str, dest: Path) -> None:
     """Fetch ``url`` into ``dest`` (atomically). Tests replace this function to simulate no network."""
     with urllib.request.urlopen(url, timeout=30) as r:
-        _write_atomic(dest, r.read())
+        write_atomic(dest, r.read())
 
 
 def _fetch(name: str, url: str, dest: Path) -> Path:
@@ -311,97 +294,3 @@ def corpus_stats(corpus: Corpus, split: str = "train", long: int = 100) -> Corpu
     return CorpusStats(corpus.name, split, len(sents), int(lengths.sum()), len({t for s in sents for t in s}),
                        float(lengths.mean()), float(np.median(lengths)), int(lengths.max()), long,
                        float((lengths > long).mean()), lengths)
-
-
-# ---------------------------------------------------------------------- batches
-class Batch(NamedTuple):
-    """One training batch. ``idx`` [B, T] inputs (``pad_id`` where empty); ``targets`` [B, T]
-    next tokens (-100 where there is no target: cross-entropy ignores it); ``pad_mask`` [B, T]
-    True where ``idx`` holds a real token."""
-    idx: "torch.Tensor"
-    targets: "torch.Tensor"
-    pad_mask: "torch.Tensor"
-
-
-def encode_corpus(corpus: Corpus, tokenizer: Tokenizer) -> dict:
-    """Every split as rows of ids ``[<START>, ..., <STOP>]``: the input of ``make_batches``."""
-    return {s: [tokenizer.encode(x, add_special=True) for x in getattr(corpus, s)] for s in ("train", "dev", "test")}
-
-
-def make_batches(rows, *, batch_size: int = 32, max_len: int = 100, pad_id: int = 0, seed: int = 0,
-                 bucket: bool = True, shuffle: bool = True, bucket_batches: int = 100) -> list[Batch]:
-    """Cut encoded sentences into padded batches, one sentence per row.
-
-    Each row must already be ``[<START>, w1, ..., wn, <STOP>]`` (see ``encode_corpus``).
-    A row keeps at most ``max_len + 1`` ids, so ``idx = row[:-1]`` and
-    ``targets = row[1:]`` have at most ``max_len`` positions; a truncated row loses
-    its ``<STOP>``. Each batch is padded to its longest row. With ``bucket``, rows are
-    sorted by length inside windows of ``bucket_batches`` batches, so short sentences
-    are not padded to long ones; ``shuffle`` shuffles rows first and batch order last.
-    Everything depends only on ``seed``. The last batch may be smaller.
-    """
-    import torch
-
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if not isinstance(max_len, int) or max_len < 1:
-        raise ValueError(f"max_len must be a positive integer, got {max_len!r}")
-    rows = [list(r[:max_len + 1]) for r in rows]
-    if not rows:
-        raise ValueError("no sentences to batch")
-    short = [i for i, r in enumerate(rows) if len(r) < 2]
-    if short:
-        raise ValueError(f"row {short[0]} has fewer than 2 ids; rows must be [<START>, ..., <STOP>]")
-    rng = random.Random(seed)
-    order = list(range(len(rows)))
-    if shuffle:
-        rng.shuffle(order)
-    if bucket:
-        w = batch_size * bucket_batches
-        order = [i for k in range(0, len(order), w) for i in sorted(order[k:k + w], key=lambda i: len(rows[i]))]
-    groups = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
-    if shuffle:
-        rng.shuffle(groups)
-    lengths = np.array([len(r) for r in rows])
-    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    batches = []
-    for g in groups:                          # gather each batch from the flat array at once
-        g = np.asarray(g)
-        n = lengths[g] - 1                    # targets per row
-        pos = np.arange(n.max())
-        mask = pos[None, :] < n[:, None]
-        at = np.where(mask, starts[g][:, None] + pos[None, :], 0)
-        idx = np.where(mask, flat[at], pad_id)
-        tgt = np.where(mask, flat[np.where(mask, at + 1, 0)], -100)
-        batches.append(Batch(torch.from_numpy(idx), torch.from_numpy(tgt), torch.from_numpy(mask)))
-    return batches
-
-
-# ---------------------------------------------------------------------- the entropy floor
-class FloorLoss(NamedTuple):
-    """The true language's own loss (nats per target token) on the given targets."""
-    loss: float
-    tokens: int
-
-
-def floor_logprobs(sentences, language: SyntheticLanguage, max_len: int = 100, tokenizer: Tokenizer | None = None):
-    """Exact ``log p(target | prefix)`` for exactly the targets ``make_batches`` creates.
-
-    ``sentences``: token lists, or (with ``tokenizer``) encoded rows, which are decoded.
-    A row's targets are its words then ``<STOP>``, cut to the first ``max_len``.
-    """
-    if tokenizer is not None:
-        sentences = [tokenizer.decode(r) for r in sentences]
-    return [language.token_logprobs(s)[:max_len] for s in sentences]
-
-
-def true_loss(sentences, language: SyntheticLanguage, max_len: int = 100, tokenizer: Tokenizer | None = None) -> FloorLoss:
-    """Mean of ``-floor_logprobs``: the loss no honest model can beat on these targets, on average.
-
-    A model whose loss on the same targets is clearly lower is using information it should
-    not have (e.g. future tokens leaking through a broken mask).
-    """
-    lps = floor_logprobs(sentences, language, max_len, tokenizer)
-    n = sum(map(len, lps))
-    return FloorLoss(-float(np.sum([sum(x) for x in lps])) / max(1, n), n)

@@ -14,9 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import QKV_MODES, MultiHeadAttention
-from .masks import check_masking
-from .scores import check_score
+from ..attention import MultiHeadAttention, check_masking, check_qkv, check_score
 
 
 @dataclass
@@ -33,12 +31,12 @@ class GPTConfig:
     d_additive: int | None = None   # width of the additive score's tanh layer (default n_embd // n_head)
     tie_weights: bool = False  # share token embedding and LM head
     bias: bool = True
+    fast: bool = True          # fused attention kernel where it computes the same (False: the readable path)
 
     def __post_init__(self):
         check_score(self.score)
         check_masking(self.masking)
-        if self.qkv not in QKV_MODES:
-            raise ValueError(f"unknown qkv {self.qkv!r}; valid choices are {', '.join(map(repr, QKV_MODES))}")
+        check_qkv(self.qkv)
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -69,13 +67,18 @@ class Block(nn.Module):
         super().__init__()
         self.ln1 = nn.LayerNorm(c.n_embd)
         self.attn = MultiHeadAttention(c.n_embd, c.n_head, score=c.score, qkv=c.qkv, masking=c.masking,
-                                       causal=True, dropout=c.dropout, d_additive=c.d_additive, bias=c.bias)
+                                       causal=True, dropout=c.dropout, d_additive=c.d_additive, bias=c.bias,
+                                       fast=c.fast)
         self.ln2 = nn.LayerNorm(c.n_embd)
         self.mlp = MLP(c)
         self.drop = nn.Dropout(c.dropout)
 
+    def attn_input(self, x):
+        """What the attention layer sees of the residual stream x [B, T, C]: ln1(x)."""
+        return self.ln1(x)
+
     def forward(self, x, pad_mask=None, return_weights=False):
-        a = self.attn(self.ln1(x), pad_mask=pad_mask, return_weights=return_weights)
+        a = self.attn(self.attn_input(x), pad_mask=pad_mask, return_weights=return_weights)
         a, w = a if return_weights else (a, None)
         x = x + self.drop(a)
         x = x + self.mlp(self.ln2(x))
@@ -111,25 +114,49 @@ class MiniGPT(nn.Module):
     def num_params(self):
         return sum(p.numel() for p in self.parameters())
 
-    def _run(self, idx, pad_mask=None, return_weights=False):
-        if idx.dim() != 2:
-            raise ValueError(f"idx must be [B, T] token ids, got shape {tuple(idx.shape)}")
-        B, T = idx.shape
+    # ------------------------------------------------------------------ hooks a variant may override
+    def positions(self, idx, pad_mask=None):
+        """Position of every token: 0, 1, ..., T-1 ([T], shared by the batch)."""
+        T = idx.shape[1]
         if T > self.config.block_size:
             raise ValueError(f"sequence length {T} exceeds block_size {self.config.block_size}; "
                              f"truncate the input to {self.config.block_size} tokens or build the model "
                              f"with GPTConfig(block_size={T})")
-        pos = torch.arange(T, device=idx.device)
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))         # [B, T, C]
-        weights = []
-        for block in self.blocks:
-            x, w = block(x, pad_mask=pad_mask, return_weights=return_weights)
+        return torch.arange(T, device=idx.device)
+
+    def embed(self, idx, pad_mask=None):
+        """Token + position embeddings ``x [B, T, C]``, and the padding mask attention should use."""
+        return self.drop(self.tok_emb(idx) + self.pos_emb(self.positions(idx, pad_mask))), pad_mask
+
+    # ------------------------------------------------------------------ the forward pass, in pieces
+    def residual_stream(self, idx, pad_mask=None, *, upto=None, return_weights=False):
+        """The hidden states ``[x_0, x_1, ..., x_L]`` (each [B, T, C]): ``x_l`` enters block ``l``,
+        ``x_L`` leaves the last one. ``upto``: stop after ``x_upto``. Returns ``(states, weights)``,
+        ``weights`` a list of each block's attention weights [B, H, T, T] (None unless asked)."""
+        if idx.dim() != 2:
+            raise ValueError(f"idx must be [B, T] token ids, got shape {tuple(idx.shape)}")
+        x, attn_mask = self.embed(idx, pad_mask)                     # [B, T, C]
+        states, weights = [x], []
+        for block in self.blocks[:upto]:
+            x, w = block(x, pad_mask=attn_mask, return_weights=return_weights)
+            states.append(x)
             weights.append(w)
-        return self.head(self.ln_f(x)), weights                      # logits [B, T, V]
+        return states, weights
+
+    def layer_input(self, idx, layer, pad_mask=None):
+        """The residual stream entering block ``layer``: [B, T, C]."""
+        return self.residual_stream(idx, pad_mask, upto=layer)[0][layer]
+
+    def qkv(self, idx, layer, pad_mask=None):
+        """Queries, keys and values of block ``layer`` on ``idx``: each [B, H, T, d_head], from
+        ``MultiHeadAttention.project`` (``q is k`` when the model shares them)."""
+        block = self.blocks[layer]
+        return block.attn.project(block.attn_input(self.layer_input(idx, layer, pad_mask)))
 
     def forward(self, idx, targets=None, pad_mask=None):
         """idx [B, T] -> (logits [B, T, V], mean cross-entropy over targets != -100, or None)."""
-        logits, _ = self._run(idx, pad_mask)
+        states, _ = self.residual_stream(idx, pad_mask)
+        logits = self.head(self.ln_f(states[-1]))                    # [B, T, V]
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
@@ -139,7 +166,7 @@ class MiniGPT(nn.Module):
     @torch.no_grad()
     def attention_weights(self, idx, pad_mask=None):
         """Every layer's attention weights: a list of n_layer tensors [B, H, T, T] (for plots and bertviz)."""
-        return self._run(idx, pad_mask, return_weights=True)[1]
+        return self.residual_stream(idx, pad_mask, return_weights=True)[1]
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, stop_id=None, generator=None):

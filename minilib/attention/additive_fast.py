@@ -1,42 +1,24 @@
-"""Score functions: how much should query i look at key j?
+"""Additive scores, fast: ``w2 . tanh(qp_i + kp_j)`` for every pair without holding every pair.
 
-Every function maps ``q [..., T, d]`` and ``k [..., S, d]`` to scores ``[..., T, S]``.
+``scores.additive_scores`` is the formula; this module is how it is computed. Each choice
+here is measured in ``make bench`` (``book/speed.ipynb``):
 
-- ``dot``       ``q_i . k_j / sqrt(d)`` (Vaswani et al., 2017): one matmul.
-- ``additive``  ``w2 . tanh(Wq q_i + Wk k_j)`` (Bahdanau et al., 2015). This equals the
-  write-up's ``W2 tanh(W1 [q; k])`` with ``W1 = [Wq | Wk]``, but never builds the
-  ``[q; k]`` pairs. The ``[..., T, S, d_a]`` tanh tensor is the cost; see
-  ``AdditiveScores`` for how we keep it cheap (query-row chunks, causal key
-  skipping, recomputation in backward, ``tanh(x) = 2 sigmoid(2x) - 1``).
-- ``cosine``    ``cos(q_i, k_j) * scale``: bounded scores (the BERT log in seed 000).
-
-``book/speed.ipynb`` ("How fast is attention?") shows what each of these choices is worth (``make bench``).
+- ``AdditiveScores``: query-row chunks, causal key skipping, tanh through sigmoid, and
+  a backward that recomputes the chunk instead of storing it (eager PyTorch, any device);
+- ``compile_additive`` / ``additive_dense``: an optional ``torch.compile``-fused kernel.
 """
 from __future__ import annotations
 
-import math
 import os
 import warnings
 
 import torch
-import torch.nn.functional as F
 
 # Elements of one chunk's [N, c, S, d_a] tensor. About 4 MB in float32: small enough to
 # stay in the CPU's caches between the few passes made over it, big enough that Python's
 # per-chunk overhead is small. On a GPU, fewer and bigger chunks (fewer kernel launches).
 CHUNK_ELEMENTS = 1 << 20
 CHUNK_ELEMENTS_GPU = 1 << 23
-
-
-def dot_scores(q, k, *, scale=None, causal=False):
-    """``q k^T * scale`` with ``scale = 1/sqrt(d)`` by default. [..., T, d] x [..., S, d] -> [..., T, S]."""
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    return (q @ k.transpose(-2, -1)) * scale
-
-
-def cosine_scores(q, k, *, scale=1.0, eps=1e-6, causal=False):
-    """Cosine similarity of every query with every key, times ``scale``. Scores lie in [-scale, scale]."""
-    return dot_scores(F.normalize(q, dim=-1, eps=eps), F.normalize(k, dim=-1, eps=eps), scale=scale)
 
 
 def _chunk_rows(batch_numel: int, S: int, d_a: int, T: int, device=None) -> int:
@@ -127,13 +109,12 @@ class AdditiveScores(torch.autograd.Function):
         return gq, gk, gw, None, None
 
 
-def additive_scores(q, k, *, w_q, w_k, w2, chunk=None, causal=False, compile=None):
-    """Additive (Bahdanau) scores. ``w_q, w_k``: [d, a] or per head [H, d, a]; ``w2``: [a] or [H, a].
+def scores(qp, kp, w2, *, chunk=None, causal=False, compile=None):
+    """``w2 . tanh(qp_i + kp_j)`` for projected queries ``qp [..., T, a]`` and keys ``kp [..., S, a]``.
 
     ``compile``: use a ``torch.compile``-fused kernel instead of the chunked eager path
     (``None``: as ``$MINILIB_COMPILE`` says; off by default, see ``compile_additive``).
     """
-    qp, kp = q @ w_q, k @ w_k                             # [..., T, a], [..., S, a]
     w2b = w2.to(qp.dtype).unsqueeze(-2).unsqueeze(-2)     # [..., 1, 1, a]
     if compile if compile is not None else compile_additive():
         out = _compiled_additive(qp, kp, w2b)
@@ -180,22 +161,3 @@ def _compiled_additive(qp, kp, w2b):
         warnings.warn(f"torch.compile of the additive score failed ({type(e).__name__}); "
                       "using the eager chunked path instead", RuntimeWarning, stacklevel=3)
         return None
-
-
-def additive_scores_reference(q, k, *, w_q, w_k, w2, **_):
-    """The readable (and slow) formula: build every pair ``[q_i; k_j]`` and apply ``W1 = [Wq; Wk]``."""
-    T, S = q.shape[-2], k.shape[-2]
-    pairs = torch.cat([q.unsqueeze(-2).expand(*q.shape[:-1], S, q.shape[-1]),
-                       k.unsqueeze(-3).expand(*k.shape[:-2], T, S, k.shape[-1])], dim=-1)  # [..., T, S, 2d]
-    w1 = torch.cat([w_q, w_k], dim=-2)                    # [..., 2d, a]
-    hidden = torch.tanh(pairs @ w1.unsqueeze(-3))         # [..., T, S, a]
-    return (hidden * w2.unsqueeze(-2).unsqueeze(-2)).sum(-1)
-
-
-SCORES = {"dot": dot_scores, "additive": additive_scores, "cosine": cosine_scores}
-
-
-def check_score(score: str) -> str:
-    if score not in SCORES:
-        raise ValueError(f"unknown score {score!r}; valid choices are {', '.join(map(repr, SCORES))}")
-    return score

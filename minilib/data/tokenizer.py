@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..choices import check_choice
+
 SPECIALS = ("<PAD>", "<START>", "<STOP>", "<UNK>")
 
 
@@ -30,9 +32,7 @@ class Tokenizer:
 
     def __init__(self, tokens, level: str = "word"):
         """``tokens``: the vocabulary without the specials, in id order (ids start at 4)."""
-        if level not in ("word", "char"):
-            raise ValueError(f"level must be 'word' or 'char', got {level!r}")
-        self.level = level
+        self.level = check_choice("level", level, ("word", "char"))
         self.itos = list(SPECIALS) + [t for t in dict.fromkeys(tokens) if t not in SPECIALS]
         self.stoi = {t: i for i, t in enumerate(self.itos)}
 

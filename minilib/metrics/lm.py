@@ -1,4 +1,4 @@
-"""Measuring models: loss, perplexity, and the causality (leak) probe."""
+"""Language-model metrics: loss, perplexity, and the causality (leak) probe."""
 from __future__ import annotations
 
 import math

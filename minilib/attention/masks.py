@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import torch
 
+from ..choices import check_choice
+
 MASKINGS = ("-inf", "zero")
 
 
 def check_masking(masking: str) -> str:
-    if masking not in MASKINGS:
-        raise ValueError(f"unknown masking {masking!r}; valid choices are {', '.join(map(repr, MASKINGS))}")
-    return masking
+    return check_choice("masking", masking, MASKINGS)
 
 
 def causal_mask(T: int, S: int | None = None, device=None) -> torch.Tensor:

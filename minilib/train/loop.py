@@ -9,6 +9,7 @@ batches the uninterrupted run would have seen.
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 import time
@@ -16,7 +17,9 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .device import autocast, pick_device, tune_cpu
+from ..device import autocast, pick_device, tune_cpu
+from ..files import write_atomic
+from .schedules import lr_at
 
 
 class TrainingDiverged(RuntimeError):
@@ -65,15 +68,6 @@ class History:
         return asdict(self)
 
 
-def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
-    """Linear warmup to ``lr``, then cosine decay to ``lr * min_lr_ratio`` at ``total``."""
-    warm = int(cfg.warmup * total) if cfg.warmup < 1 else int(cfg.warmup)
-    if step < warm:
-        return cfg.lr * (step + 1) / warm
-    progress = min(1.0, (step - warm) / max(1, total - warm))
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def make_optimizer(model, cfg: TrainConfig, device):
     """AdamW; matrices decay, biases/LayerNorm/embedding-free vectors don't (as in nanoGPT)."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -83,11 +77,11 @@ def make_optimizer(model, cfg: TrainConfig, device):
 
 
 def _save(path, model, opt, history):
-    tmp = f"{path}.tmp"
+    buf = io.BytesIO()
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "history": history.to_dict(),
                 "rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}, tmp)
-    os.replace(tmp, path)
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}, buf)
+    write_atomic(path, buf.getvalue())
 
 
 def _load(path, model, opt):
@@ -105,6 +99,21 @@ def _progress(total, initial, enabled):
         return None
     from tqdm.auto import tqdm
     return tqdm(total=total, initial=initial, desc="training", unit="step", leave=True)
+
+
+def train_step(model, opt, batch, cfg: TrainConfig, device) -> torch.Tensor:
+    """One optimisation step on ``batch = (idx, targets, pad_mask)``: forward (under bf16 autocast
+    on CUDA), backward, gradient clipping, optimiser step. Returns the loss, detached and not
+    read back (no host sync), so a caller can batch the reads."""
+    idx, targets, pad_mask = batch
+    with autocast(device, cfg.amp):
+        _, loss = model(idx, targets, pad_mask=pad_mask)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    return loss.detach()
 
 
 def train(model, batches, config: TrainConfig | None = None, *, callback=None) -> History:
@@ -134,15 +143,7 @@ def train(model, batches, config: TrainConfig | None = None, *, callback=None) -
             lr = lr_at(step, total, cfg)
             for g in opt.param_groups:
                 g["lr"] = lr
-            idx, targets, pad_mask = data[step % len(data)]
-            with autocast(device, cfg.amp):
-                _, loss = model(idx, targets, pad_mask=pad_mask)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            pending.append(loss.detach())
+            pending.append(train_step(model, opt, data[step % len(data)], cfg, device))
             history.lrs.append(lr)
             history.tokens += n_targets[step % len(data)]
             history.step += 1

@@ -1,0 +1,16 @@
+"""Attention: masks, score functions, ``attention()`` for tensors and ``MultiHeadAttention`` for models.
+
+- ``masks``         causal and padding masks, ``masked_softmax`` with ``-inf`` or ``zero`` masking
+- ``scores``        the score functions as readable formulas (dot, additive, cosine)
+- ``additive_fast`` how the additive score is computed fast (chunks, recomputation, torch.compile)
+- ``functional``    ``attention(q, k, v, ...)``: the readable path beside PyTorch's fused kernel
+- ``multihead``     ``MultiHeadAttention``: ``project`` (x -> q, k, v), heads, output projection
+"""
+from .functional import attention
+from .masks import MASKINGS, causal_mask, check_mask, check_masking, combine, key_padding_mask, masked_softmax
+from .multihead import PROJECTIONS, QKV_MODES, AdditiveScore, MultiHeadAttention, check_qkv
+from .scores import SCORES, additive_scores, additive_scores_reference, check_score, cosine_scores, dot_scores
+
+__all__ = ["attention", "MultiHeadAttention", "AdditiveScore", "QKV_MODES", "PROJECTIONS", "check_qkv",
+           "MASKINGS", "causal_mask", "check_mask", "check_masking", "combine", "key_padding_mask", "masked_softmax",
+           "SCORES", "additive_scores", "additive_scores_reference", "check_score", "cosine_scores", "dot_scores"]

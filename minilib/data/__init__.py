@@ -1,0 +1,25 @@
+"""Data: the synthetic language with exact probabilities, corpora, tokenizers, batches and floors.
+
+- ``lexicon``    the words: English function words plus seeded pseudo-words
+- ``rules``      the grammar as data: symbols, rules, probabilities
+- ``grammar``    ``SyntheticLanguage``: the rules compiled into a stack machine with exact probabilities
+- ``tokenizer``  ``Tokenizer``: word- or character-level vocabularies
+- ``corpora``    ``load_corpus``: the synthetic corpus (cached), Python's own docs, local files, downloads
+- ``batches``    ``make_batches``: padded next-token batches (``Batch``)
+- ``floor``      ``true_loss``: the best possible loss on the very targets a model is scored on
+
+    corpus = load_corpus()                      # the synthetic language, paper scale, cached
+    tok = corpus.tokenizer(max_size=8000)       # the whole lexicon fits: no <UNK>
+    batches = make_batches(encode_corpus(corpus, tok)["train"], batch_size=32, max_len=100)
+"""
+from .batches import Batch, encode_corpus, make_batches
+from .corpora import (CORPORA, PAPER_TRAIN_TOKENS, URLS, Corpus, CorpusStats, CorpusUnavailableError,
+                      corpus_stats, default_cache_dir, load_corpus, read_text_file, split_sentences)
+from .floor import FloorLoss, floor_logprobs, true_loss
+from .grammar import Estimate, SyntheticLanguage
+from .tokenizer import Tokenizer
+
+__all__ = ["Batch", "encode_corpus", "make_batches", "CORPORA", "PAPER_TRAIN_TOKENS", "URLS", "Corpus",
+           "CorpusStats", "CorpusUnavailableError", "corpus_stats", "default_cache_dir", "load_corpus",
+           "read_text_file", "split_sentences", "FloorLoss", "floor_logprobs", "true_loss", "Estimate",
+           "SyntheticLanguage", "Tokenizer"]
