@@ -52,7 +52,7 @@ browser: $(STAMP)
 	  command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); \
 	  MINILIB_SCALE=smoke $(BIN)/pytest -q tests/test_book_browser.py; fi
 
-# Stored reference runs (labs/results/*.json): cpu scale, three seeds; paper scale, seed 0 (slow on a CPU).
+# Stored reference runs (minilib/reference_runs/*.json, shipped with the package): cpu scale, three seeds; paper scale, seed 0 (slow on a CPU).
 reproduce: $(STAMP)
 	$(BIN)/python -m minilib.experiments --scale cpu --seeds 0 1 2
 	$(BIN)/python -m minilib.experiments --scale paper --seeds 0

@@ -182,7 +182,7 @@ def head_qk(result, i=0, layer=0, head=0):
 def main(argv=None):
     """``python -m minilib.experiments --scale cpu --seeds 0 1 2``: (re)make the stored reference runs."""
     import argparse
-    ap = argparse.ArgumentParser(description="Rerun experiments and store them in labs/results/ as reference runs.")
+    ap = argparse.ArgumentParser(description="Rerun experiments and store them in minilib/reference_runs/ as reference runs.")
     ap.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS), choices=list(EXPERIMENTS))
     ap.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])

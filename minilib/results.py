@@ -15,7 +15,8 @@ from pathlib import Path
 from .files import write_atomic
 from .tables import Table
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "labs" / "results"
+# The stored reference runs ship inside the package, so a pip-installed minilib (Colab) has them too.
+RESULTS_DIR = Path(__file__).resolve().parent / "reference_runs"
 
 # Seed 002 §2.2 (training time m:ss as seconds; perplexities as printed).
 PUBLISHED = {
@@ -83,7 +84,7 @@ class RunResult:
 
 
 def load_references(experiment, variant=None, scale=None, directory=RESULTS_DIR) -> list:
-    """Stored reference runs (``labs/results/*.json``) matching the filters, sorted by variant, scale, seed."""
+    """Stored reference runs (``minilib/reference_runs/*.json``) matching the filters, sorted by variant, scale, seed."""
     out = []
     for p in sorted(Path(directory).glob(f"{experiment}_*.json")):
         r = RunResult.load(p)

@@ -62,8 +62,10 @@ def test_wheel_contents_and_metadata(wheel):
         meta = email.message_from_string(zf.read(meta_name).decode())
     tracked = subprocess.run(["git", "ls-files", "minilib/*.py"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout.split()
+    tracked += subprocess.run(["git", "ls-files", "minilib/reference_runs/*.json"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.split()
     missing = [p for p in tracked if p not in names]
-    assert not missing, f"modules missing from the wheel: {missing}"
+    assert not missing, f"modules or reference runs missing from the wheel: {missing}"
     assert not [n for n in names if n.startswith(("tests/", "chapters/", "labs/", "book/"))]
     requires = meta.get_all("Requires-Dist") or []
     core = [r for r in requires if "extra ==" not in r]
