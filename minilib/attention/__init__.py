@@ -5,12 +5,14 @@
 - ``additive_fast`` how the additive score is computed fast (chunks, recomputation, torch.compile)
 - ``functional``    ``attention(q, k, v, ...)``: the readable path beside PyTorch's fused kernel
 - ``multihead``     ``MultiHeadAttention``: ``project`` (x -> q, k, v), heads, output projection
+- ``options``       ``AttentionOptions``: the attention choices every model config inherits
 """
 from .functional import attention
 from .masks import MASKINGS, causal_mask, check_mask, check_masking, combine, key_padding_mask, masked_softmax
+from .options import AttentionOptions
 from .multihead import PROJECTIONS, QKV_MODES, AdditiveScore, MultiHeadAttention, check_qkv
 from .scores import SCORES, additive_scores, additive_scores_reference, check_score, cosine_scores, dot_scores
 
-__all__ = ["attention", "MultiHeadAttention", "AdditiveScore", "QKV_MODES", "PROJECTIONS", "check_qkv",
+__all__ = ["attention", "MultiHeadAttention", "AttentionOptions", "AdditiveScore", "QKV_MODES", "PROJECTIONS", "check_qkv",
            "MASKINGS", "causal_mask", "check_mask", "check_masking", "combine", "key_padding_mask", "masked_softmax",
            "SCORES", "additive_scores", "additive_scores_reference", "check_score", "cosine_scores", "dot_scores"]

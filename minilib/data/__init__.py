@@ -6,6 +6,7 @@
 - ``tokenizer``  ``Tokenizer``: word- or character-level vocabularies
 - ``corpora``    ``load_corpus``: the synthetic corpus (cached), Python's own docs, local files, downloads
 - ``batches``    ``make_batches``: padded next-token batches (``Batch``)
+- ``mlm``        masked-language-modelling batches: BERT's 80/10/10 rule; static, dynamic, whole-word
 - ``floor``      ``true_loss``: the best possible loss on the very targets a model is scored on
 
     corpus = load_corpus()                      # the synthetic language, paper scale, cached
@@ -17,9 +18,10 @@ from .corpora import (CORPORA, PAPER_TRAIN_TOKENS, URLS, Corpus, CorpusStats, Co
                       corpus_stats, default_cache_dir, load_corpus, read_text_file, split_sentences)
 from .floor import FloorLoss, floor_logprobs, true_loss
 from .grammar import Estimate, SyntheticLanguage
+from .mlm import MLMBatch, MLMBatches, mask_tokens
 from .tokenizer import Tokenizer
 
 __all__ = ["Batch", "encode_corpus", "make_batches", "CORPORA", "PAPER_TRAIN_TOKENS", "URLS", "Corpus",
            "CorpusStats", "CorpusUnavailableError", "corpus_stats", "default_cache_dir", "load_corpus",
            "read_text_file", "split_sentences", "FloorLoss", "floor_logprobs", "true_loss", "Estimate",
-           "SyntheticLanguage", "Tokenizer"]
+           "SyntheticLanguage", "Tokenizer", "MLMBatch", "MLMBatches", "mask_tokens"]

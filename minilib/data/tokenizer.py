@@ -61,6 +61,18 @@ class Tokenizer:
         room = None if max_size is None else max_size - len(SPECIALS)
         return cls([c for c, _ in counts.most_common()][:room], level="char")
 
+    MASK = "<MASK>"
+
+    def with_mask(self) -> "Tokenizer":
+        """The same vocabulary plus ``<MASK>`` as its last id (for masked-language modelling)."""
+        return self if self.MASK in self.stoi else Tokenizer(self.itos[len(SPECIALS):] + [self.MASK], self.level)
+
+    @property
+    def mask_id(self) -> int:
+        if self.MASK not in self.stoi:
+            raise ValueError("this tokenizer has no <MASK> token; use tok.with_mask() for masked-language modelling")
+        return self.stoi[self.MASK]
+
     # ------------------------------------------------------------------ using
     @property
     def vocab_size(self) -> int:

@@ -1,7 +1,9 @@
-"""Models whose attention is a config choice.
+"""Models whose attention is a config choice (``AttentionOptions``).
 
-- ``gpt``   ``GPTConfig`` and ``MiniGPT``: a small decoder-only transformer (nanoGPT's layout)
+- ``gpt``    ``GPTConfig`` and ``MiniGPT``: a small decoder-only transformer (nanoGPT's layout, pre-LN)
+- ``bert``   ``BERTConfig`` and ``MiniBERT``: a bidirectional MLM encoder (BERT's layout, post-LN)
 """
+from .bert import BERTConfig, MiniBERT
 from .gpt import MLP, Block, GPTConfig, MiniGPT
 
-__all__ = ["GPTConfig", "MiniGPT", "Block", "MLP"]
+__all__ = ["GPTConfig", "MiniGPT", "Block", "MLP", "BERTConfig", "MiniBERT"]

@@ -14,29 +14,23 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..attention import MultiHeadAttention, check_masking, check_qkv, check_score
+from ..attention import AttentionOptions, MultiHeadAttention
 
 
 @dataclass
-class GPTConfig:
+class GPTConfig(AttentionOptions):
+    """The model's size; the attention choices (score, qkv, masking, ...) come from ``AttentionOptions``."""
     vocab_size: int = 8000
     block_size: int = 100      # longest input sequence
     n_layer: int = 2
     n_head: int = 4
     n_embd: int = 80
     dropout: float = 0.0
-    score: str = "dot"         # "dot" | "additive" | "cosine"
-    qkv: str = "separate"      # "separate" | "shared_qk" | "shared_qkv"
-    masking: str = "-inf"      # "-inf" | "zero" (leaks; for teaching)
-    d_additive: int | None = None   # width of the additive score's tanh layer (default n_embd // n_head)
     tie_weights: bool = False  # share token embedding and LM head
     bias: bool = True
-    fast: bool = True          # fused attention kernel where it computes the same (False: the readable path)
 
     def __post_init__(self):
-        check_score(self.score)
-        check_masking(self.masking)
-        check_qkv(self.qkv)
+        super().__post_init__()
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -66,9 +60,8 @@ class Block(nn.Module):
     def __init__(self, c: GPTConfig):
         super().__init__()
         self.ln1 = nn.LayerNorm(c.n_embd)
-        self.attn = MultiHeadAttention(c.n_embd, c.n_head, score=c.score, qkv=c.qkv, masking=c.masking,
-                                       causal=True, dropout=c.dropout, d_additive=c.d_additive, bias=c.bias,
-                                       fast=c.fast)
+        self.attn = MultiHeadAttention(c.n_embd, c.n_head, causal=True, dropout=c.dropout, bias=c.bias,
+                                       **c.attention_kwargs())
         self.ln2 = nn.LayerNorm(c.n_embd)
         self.mlp = MLP(c)
         self.drop = nn.Dropout(c.dropout)
