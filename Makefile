@@ -54,8 +54,8 @@ browser: $(STAMP)
 
 # Stored reference runs (minilib/reference_runs/*.json, shipped with the package): cpu scale, three seeds; paper scale, seed 0 (slow on a CPU).
 reproduce: $(STAMP)
-	$(BIN)/python -m minilib.experiments --scale cpu --seeds 0 1 2
-	$(BIN)/python -m minilib.experiments --scale paper --seeds 0
+	$(BIN)/python -m minilib.experiments lm --scale cpu --seeds 0 1 2
+	$(BIN)/python -m minilib.experiments lm --scale paper --seeds 0
 
 # Speed of every attention variant (time and memory), ~10 min on a 2-core CPU; writes
 # benchmarks/results/bench_<cpu|cuda>.json, which book/speed.ipynb reads. Run it on a quiet machine.

@@ -1,4 +1,4 @@
-"""Named, reproducible experiments: the three comparisons of the original write-up (seed 002, §2.2).
+"""The causal-LM experiments: the three comparisons of the original write-up (seed 002, §2.2).
 
     from minilib.experiments import run, compare
     r = run("dot_vs_additive", "additive", scale="smoke")
@@ -17,15 +17,15 @@ import math
 
 import torch
 
-from . import data as D
-from .choices import check_choice
-from .device import seed_everything
-from .metrics import evaluate, leak_probe, sequence_loss
-from .models import GPTConfig, MiniGPT
-from .provenance import provenance
-from .results import RunResult, compare, load_references  # noqa: F401  (re-exported for the labs)
-from .scale import resolve_scale
-from .train import TrainConfig, train
+from .. import data as D
+from ..choices import check_choice
+from ..device import seed_everything
+from ..metrics import evaluate, leak_probe, sequence_loss
+from ..models import GPTConfig, MiniGPT
+from ..provenance import provenance
+from ..results import RunResult
+from ..scale import resolve_scale
+from ..train import TrainConfig, train
 
 EXPERIMENTS = {
     "dot_vs_additive": {"dot": {"score": "dot"}, "additive": {"score": "additive"}},
@@ -180,9 +180,9 @@ def head_qk(result, i=0, layer=0, head=0):
 
 
 def main(argv=None):
-    """``python -m minilib.experiments --scale cpu --seeds 0 1 2``: (re)make the stored reference runs."""
+    """``python -m minilib.experiments lm --scale cpu --seeds 0 1 2``: (re)make the stored reference runs."""
     import argparse
-    ap = argparse.ArgumentParser(description="Rerun experiments and store them in minilib/reference_runs/ as reference runs.")
+    ap = argparse.ArgumentParser(prog="python -m minilib.experiments lm", description="Rerun experiments and store them in minilib/reference_runs/ as reference runs.")
     ap.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS), choices=list(EXPERIMENTS))
     ap.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -199,7 +199,3 @@ def main(argv=None):
                 r.save(path)
                 print(f"{path.name}: {r.steps} steps, {r.train_seconds:.0f} s, dev loss {r.dev_loss:.3f} "
                       f"(floor {r.entropy_floor:.3f}), grammatical {r.grammatical_rate:.0%}", flush=True)
-
-
-if __name__ == "__main__":
-    main()
