@@ -1,5 +1,9 @@
 """The course's data: the synthetic language (exactness, recogniser), tokenizers, corpora, batches."""
+import dataclasses
+import hashlib
+import io
 import json
+import zipfile
 import math
 from collections import Counter
 
@@ -7,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from minilib.data import (CorpusUnavailableError, SyntheticLanguage, Tokenizer, corpora, corpus_stats,
+from minilib.data import (CorpusUnavailableError, SyntheticLanguage, Tokenizer, corpus_stats, downloads,
                           encode_corpus, floor_logprobs, load_corpus, make_batches, true_loss)
 
 
@@ -205,22 +209,72 @@ def test_corpus_stats(small):
 
 
 def test_offline_download_gives_clear_error(monkeypatch, tmp_path):
-    def no_network(url, dest):
+    def no_network(url):
         raise OSError("network is unreachable")
-    monkeypatch.setattr(corpora, "_download", no_network)
+    monkeypatch.setattr(downloads, "_download", no_network)
     for name in ("tinyshakespeare", "wikitext-2"):
         with pytest.raises(CorpusUnavailableError, match="synthetic") as e:
             load_corpus(name, cache_dir=tmp_path)
         assert isinstance(e.value, RuntimeError) and "pydoc" in str(e.value)
 
 
-def test_download_is_cached(monkeypatch, tmp_path):
-    text = "First Citizen: Before we proceed, hear me speak.\n\nAll: Speak, speak.\n" * 50
-    monkeypatch.setattr(corpora, "_download", lambda url, dest: dest.write_text(text))
+SHAKESPEARE = "First Citizen: Before we proceed, hear me speak.\n\nAll: Speak, speak.\n" * 50
+
+
+def pin_to(monkeypatch, name, data: bytes):
+    """Pretend the pinned file of ``name`` is ``data`` (its true size and hash), so the test needs no network."""
+    pin = downloads.PINNED[name]
+    fake = dataclasses.replace(pin, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    monkeypatch.setitem(downloads.PINNED, name, fake)
+
+
+def test_download_is_verified_then_cached(monkeypatch, tmp_path):
+    data = SHAKESPEARE.encode()
+    pin_to(monkeypatch, "tinyshakespeare", data)
+    monkeypatch.setattr(downloads, "_download", lambda url: data)
     c = load_corpus("tinyshakespeare", cache_dir=tmp_path)
     assert c.train and ["All", ":", "Speak", ",", "speak", "."] in c.train + c.dev + c.test
-    monkeypatch.setattr(corpora, "_download", lambda url, dest: pytest.fail("downloaded twice"))
+    monkeypatch.setattr(downloads, "_download", lambda url: pytest.fail("downloaded twice"))
     assert load_corpus("tinyshakespeare", cache_dir=tmp_path).train == c.train
+
+
+@pytest.mark.parametrize("bad", ["wrong", "truncated"])
+def test_wrong_or_truncated_download_is_refused_and_not_cached(monkeypatch, tmp_path, bad):
+    data = SHAKESPEARE.encode()
+    pin_to(monkeypatch, "tinyshakespeare", data)
+    got = data[:-7] if bad == "truncated" else data.replace(b"Citizen", b"Citizan")
+    monkeypatch.setattr(downloads, "_download", lambda url: got)
+    with pytest.raises(CorpusUnavailableError, match="tinyshakespeare.txt .*not the pinned file") as e:
+        load_corpus("tinyshakespeare", cache_dir=tmp_path)
+    assert ("bytes instead of" if bad == "truncated" else "SHA-256") in str(e.value)
+    assert not (tmp_path / "tinyshakespeare.txt").exists() and not list(tmp_path.iterdir())
+
+
+def test_damaged_cache_is_fetched_again(monkeypatch, tmp_path):
+    data = SHAKESPEARE.encode()
+    pin_to(monkeypatch, "tinyshakespeare", data)
+    (tmp_path / "tinyshakespeare.txt").write_bytes(data[:100])           # an interrupted earlier download
+    monkeypatch.setattr(downloads, "_download", lambda url: data)
+    assert load_corpus("tinyshakespeare", cache_dir=tmp_path).train
+    assert (tmp_path / "tinyshakespeare.txt").read_bytes() == data
+
+
+def test_wikitext_is_read_from_the_pinned_zip(monkeypatch, tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for f, line in (("train", "The cat sat . It ran ?"), ("valid", "= Head =\nA dog ."), ("test", "Fin !")):
+            z.writestr(f"wikitext-2/wiki.{f}.tokens", line + "\n")
+    pin_to(monkeypatch, "wikitext-2", buf.getvalue())
+    monkeypatch.setattr(downloads, "_download", lambda url: buf.getvalue())
+    c = load_corpus("wikitext-2", cache_dir=tmp_path)
+    assert c.train == [["The", "cat", "sat", "."], ["It", "ran", "?"]]
+    assert c.dev == [["A", "dog", "."]] and c.test == [["Fin", "!"]]
+
+
+def test_pins_are_well_formed():
+    for name, pin in downloads.PINNED.items():
+        assert pin.url.startswith("https://") and pin.size > 100_000 and len(pin.sha256) == 64, name
+        int(pin.sha256, 16)
 
 
 def test_unknown_corpus_and_local_files(tmp_path):

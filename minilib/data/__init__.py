@@ -5,6 +5,7 @@
 - ``grammar``    ``SyntheticLanguage``: the rules compiled into a stack machine with exact probabilities
 - ``tokenizer``  ``Tokenizer``: word- or character-level vocabularies
 - ``corpora``    ``load_corpus``: the synthetic corpus (cached), Python's own docs, local files, downloads
+- ``downloads``  files from the network, pinned by size and SHA-256 (a wrong file is refused, never cached)
 - ``batches``    ``make_batches``: padded next-token batches (``Batch``)
 - ``mlm``        masked-language-modelling batches: BERT's 80/10/10 rule; static, dynamic, whole-word
 - ``floor``      ``true_loss``: the best possible loss on the very targets a model is scored on
@@ -14,14 +15,15 @@
     batches = make_batches(encode_corpus(corpus, tok)["train"], batch_size=32, max_len=100)
 """
 from .batches import Batch, encode_corpus, make_batches
-from .corpora import (CORPORA, PAPER_TRAIN_TOKENS, URLS, Corpus, CorpusStats, CorpusUnavailableError,
-                      corpus_stats, default_cache_dir, load_corpus, read_text_file, split_sentences)
+from .corpora import (CORPORA, PAPER_TRAIN_TOKENS, Corpus, CorpusStats, corpus_stats, default_cache_dir, load_corpus,
+                      read_text_file, split_sentences)
+from .downloads import PINNED, CorpusUnavailableError
 from .floor import FloorLoss, floor_logprobs, true_loss
 from .grammar import Estimate, SyntheticLanguage
 from .mlm import MLMBatch, MLMBatches, mask_tokens
 from .tokenizer import Tokenizer
 
-__all__ = ["Batch", "encode_corpus", "make_batches", "CORPORA", "PAPER_TRAIN_TOKENS", "URLS", "Corpus",
+__all__ = ["Batch", "encode_corpus", "make_batches", "CORPORA", "PAPER_TRAIN_TOKENS", "PINNED", "Corpus",
            "CorpusStats", "CorpusUnavailableError", "corpus_stats", "default_cache_dir", "load_corpus",
            "read_text_file", "split_sentences", "FloorLoss", "floor_logprobs", "true_loss", "Estimate",
            "SyntheticLanguage", "Tokenizer", "MLMBatch", "MLMBatches", "mask_tokens"]

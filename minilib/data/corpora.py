@@ -22,7 +22,7 @@ import os
 import random
 import re
 import time
-import urllib.request
+import zipfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,20 +31,14 @@ import numpy as np
 
 from ..choices import check_choice
 from ..files import write_atomic
+from .downloads import OFFLINE, PINNED, CorpusUnavailableError, fetch
 from .grammar import SyntheticLanguage
 from .tokenizer import Tokenizer
 
 PAPER_TRAIN_TOKENS = 1_561_375       # "total training tokens" reported by the original write-up
 CORPORA = ("synthetic", "pydoc", "tinyshakespeare", "wikitext-2")
-OFFLINE = "'synthetic' (the default), 'pydoc', or a path to a local text file"
-_WIKI = "https://raw.githubusercontent.com/pytorch/examples/main/word_language_model/data/wikitext-2/{}.txt"
-URLS = {"tinyshakespeare": "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
-        "wikitext-2": {s: _WIKI.format(f) for s, f in (("train", "train"), ("dev", "valid"), ("test", "test"))}}
+_WIKI_SPLITS = {"train": "wiki.train.tokens", "dev": "wiki.valid.tokens", "test": "wiki.test.tokens"}
 _FORMAT = 1                          # bump when the cache layout or the language changes
-
-
-class CorpusUnavailableError(RuntimeError):
-    """A corpus that must be downloaded could not be (no network, or the server failed)."""
 
 
 @dataclass(repr=False)
@@ -110,11 +104,12 @@ def load_corpus(name: str = "synthetic", *, n_train_tokens: int | None = None, s
         sents = [_words(s) for k in sorted(topics) for s in split_sentences(topics[k])]
         corpus = _split(name, sents, seed, dev_fraction)
     elif name == "tinyshakespeare":
-        text = _fetch(name, URLS[name], cache / "tinyshakespeare.txt").read_text(encoding="utf-8")
+        text = fetch(name, cache).read_text(encoding="utf-8")
         corpus = _split(name, [_words(s) for s in split_sentences(text)], seed, dev_fraction)
     elif name == "wikitext-2":
-        parts = {s: _wikitext(_fetch(name, u, cache / f"wikitext-2-{s}.txt")) for s, u in URLS[name].items()}
-        corpus = Corpus(name, parts["train"], parts["dev"], parts["test"], meta={"source": URLS[name]})
+        with zipfile.ZipFile(fetch(name, cache)) as z:
+            parts = {s: _wikitext(z.read(f"wikitext-2/{f}").decode("utf-8")) for s, f in _WIKI_SPLITS.items()}
+        corpus = Corpus(name, parts["train"], parts["dev"], parts["test"], meta={"source": PINNED[name].url})
     elif os.path.isfile(name):
         corpus = _split(Path(name).name, read_text_file(name), seed, dev_fraction)
     else:
@@ -221,10 +216,10 @@ def read_text_file(path, split: str = "auto") -> list[list[str]]:
     return [w for w in map(_words, lines if split == "lines" else split_sentences(text)) if w]
 
 
-def _wikitext(path: Path) -> list[list[str]]:
+def _wikitext(text: str) -> list[list[str]]:
     """WikiText is pre-tokenized: split on spaces, drop ``= headings =``, cut after ``. ? !``."""
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         toks = line.split()
         if not toks or toks[0] == "=":
             continue
@@ -244,23 +239,6 @@ def _split(name, sents, seed, dev_fraction) -> Corpus:
     random.Random(f"split-{seed}").shuffle(sents)
     n_dev = round(len(sents) * dev_fraction)
     return Corpus(name, sents[2 * n_dev:], sents[:n_dev], sents[n_dev:2 * n_dev], meta={"seed": seed})
-
-
-def _download(url: str, dest: Path) -> None:
-    """Fetch ``url`` into ``dest`` (atomically). Tests replace this function to simulate no network."""
-    with urllib.request.urlopen(url, timeout=30) as r:
-        write_atomic(dest, r.read())
-
-
-def _fetch(name: str, url: str, dest: Path) -> Path:
-    if not dest.exists():
-        try:
-            _download(url, dest)
-        except OSError as e:            # urllib's URLError and socket timeouts are OSErrors
-            raise CorpusUnavailableError(
-                f"corpus {name!r} is not cached at {dest} and could not be downloaded from {url} ({e}). "
-                f"Offline choices: {OFFLINE}.") from e
-    return dest
 
 
 # ---------------------------------------------------------------------- statistics
