@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -59,10 +60,16 @@ class History:
     step: int = 0
     train_seconds: float = 0.0                    # wall time spent in training steps
     tokens: int = 0
+    window_ms: list = field(default_factory=list)  # mean ms per step of each log window (between loss reads)
 
     @property
     def seconds_per_step(self):
         return self.train_seconds / max(1, self.step)
+
+    @property
+    def median_step_ms(self):
+        """Median over the log windows of the time per step: robust to a slow first step and to bursts of load."""
+        return statistics.median(self.window_ms) if self.window_ms else float("nan")
 
     def to_dict(self):
         return asdict(self)
@@ -136,7 +143,7 @@ def train(model, batches, config: TrainConfig | None = None, *, callback=None) -
     end = total if cfg.stop_after is None else min(total, history.step + cfg.stop_after)
     bar = _progress(total, history.step, cfg.progress)
     pending = []                                   # per-step losses still on the device
-    t0 = time.perf_counter()
+    t0 = w0 = time.perf_counter()
     try:
         while history.step < end:
             step = history.step
@@ -148,12 +155,15 @@ def train(model, batches, config: TrainConfig | None = None, *, callback=None) -
             history.tokens += n_targets[step % len(data)]
             history.step += 1
             if history.step % cfg.log_every == 0 or history.step == end:
-                _flush(pending, history, step)
+                n_window = len(pending)
+                _flush(pending, history, step)                     # reads the losses back: a device sync
+                history.window_ms.append(1000 * (time.perf_counter() - w0) / n_window)
                 if bar is not None:
                     bar.update(history.step - bar.n)
                     bar.set_postfix(loss=f"{history.losses[-1]:.3f}", lr=f"{lr:.1e}")
                 if callback is not None:
                     callback(history)
+                w0 = time.perf_counter()                           # the next window starts after the callback
             if cfg.checkpoint and cfg.checkpoint_every and history.step % cfg.checkpoint_every == 0:
                 _save(cfg.checkpoint, model, opt, history)
     finally:
