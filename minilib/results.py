@@ -57,6 +57,12 @@ class RunResult:
     samples: list = field(default_factory=list)   # five generated sentences
     grammatical_rate: float = float("nan")        # of 200 samples
     leak: float = float("nan")                    # leak_probe on a dev batch
+    median_step_ms: float = float("nan")          # median over log windows of the time per training step
+
+    @property
+    def load_avg(self):
+        """The machine's 1-minute load average when the run ended (timings on a busy machine are slower)."""
+        return self.provenance.get("load_avg_1min", float("nan"))
 
     @property
     def train_ppl(self):
@@ -72,7 +78,8 @@ class RunResult:
 
     @staticmethod
     def path_for(experiment, variant, scale, seed) -> Path:
-        return RESULTS_DIR / f"{experiment}_{variant}_{scale}_seed{seed}.json"
+        name = experiment if variant == experiment else f"{experiment}_{variant}"    # "baseline", not "baseline_baseline"
+        return RESULTS_DIR / f"{name}_{scale}_seed{seed}.json"
 
     def save(self, path=None) -> Path:
         path = Path(path) if path else self.path_for(self.experiment, self.variant, self.scale, self.seed)
@@ -83,10 +90,11 @@ class RunResult:
         return cls(**json.loads(Path(path).read_text()))
 
 
-def load_references(experiment, variant=None, scale=None, directory=RESULTS_DIR) -> list:
+def load_references(experiment, variant=None, scale=None, directory=None) -> list:
     """Stored reference runs (``minilib/reference_runs/*.json``) matching the filters, sorted by variant, scale, seed."""
     out = []
-    for p in sorted(Path(directory).glob(f"{experiment}_*.json")):
+    directory = Path(RESULTS_DIR if directory is None else directory)
+    for p in sorted(directory.glob(f"{experiment}_*.json")):
         r = RunResult.load(p)
         if r.experiment == experiment and variant in (None, r.variant) and scale in (None, r.scale):
             out.append(r)
@@ -95,9 +103,8 @@ def load_references(experiment, variant=None, scale=None, directory=RESULTS_DIR)
 
 COLUMNS = [  # (header, function of a RunResult, format): narrow enough for a book page
     ("run", lambda r: f"{r.variant} · {r.scale} · s{r.seed}", "{}"),
-    ("ms/step", lambda r: 1000 * r.seconds_per_step, "{:.0f}"),
-    ("final train loss", lambda r: r.final_train_loss, "{:.3f}"), ("train ppl", lambda r: r.train_ppl, "{:.1f}"),
-    ("dev loss", lambda r: r.dev_loss, "{:.3f}"), ("dev ppl", lambda r: r.dev_ppl, "{:.1f}"),
+    ("ms/step", lambda r: r.median_step_ms, "{:.0f}"), ("load", lambda r: r.load_avg, "{:.1f}"),
+    ("final train loss", lambda r: r.final_train_loss, "{:.3f}"), ("dev loss", lambda r: r.dev_loss, "{:.3f}"),
     ("floor", lambda r: r.entropy_floor, "{:.3f}"), ("grammatical", lambda r: r.grammatical_rate, "{:.0%}"),
     ("leak", lambda r: r.leak, "{:.1e}"),
 ]
@@ -110,9 +117,12 @@ def _fmt(fmt, value):
         return str(value)
 
 
-COMPARE_NOTE = ("final train loss: mean over the last 5% of steps; train ppl: exp of the loss re-evaluated on a "
-                "fixed slice of the training set after training; floor: the true language's own loss on the same dev "
-                "targets; leak: largest change of past logits when the future is replaced (0 for a causal model).")
+COMPARE_NOTE = ("ms/step: median time per training step; load: the machine's 1-minute load average (2 cores: "
+                "above about 2, steps slow down); final train loss: mean over the last 5% of steps (each on its own "
+                "batch); floor: the true language's own loss on the same dev targets; leak: largest change of past logits "
+                "when the future is replaced (0 for a causal model).")
+TIME_NOTE = ("time: the write-up's whole training run; ours: median ms per step and the load average. Compare speed "
+             "between variants on the speed page, where they are timed side by side in one process.")
 
 
 def compare(results, title="") -> Table:
@@ -134,18 +144,18 @@ def published_table(experiment, runs=(), references=()) -> Table:
     """The write-up's figures beside the reader's runs and the stored reference runs, per variant."""
     pub = PUBLISHED.get(experiment, {})
     rows = []
-    for source, items in (("published", None), ("reference", references), ("your run", runs)):
-        if items is None:
-            for v, m in pub.items():
-                rows.append([source, v, f"{m['train_time_s'] // 60}:{m['train_time_s'] % 60:02d}",
-                             f"{m['final_train_loss']:.2f}", f"{m['train_ppl']:.1f}", f"{m['dev_ppl']:.1f}", "–"])
-            continue
+    for v, m in pub.items():
+        rows.append(["published", v, f"{m['train_time_s'] // 60}:{m['train_time_s'] % 60:02d} total",
+                     f"{m['final_train_loss']:.2f}", f"{m['train_ppl']:.1f}", f"{m['dev_ppl']:.1f}", "–"])
+    for source, items in (("reference", references), ("your run", runs)):
         for r in items:
             rows.append([f"{source} ({r.scale}, seed {r.seed})", r.variant,
-                         f"{int(r.train_seconds) // 60}:{int(r.train_seconds) % 60:02d}", f"{r.final_train_loss:.2f}",
-                         f"{r.train_ppl:.1f}", f"{r.dev_ppl:.1f}", _fmt("{:.2f}", math.exp(r.entropy_floor))])
-    return Table(["source", "variant", "train time", "final train loss", "train ppl", "dev ppl", "floor ppl"], rows,
-                 title=f"{experiment}: published (English news) vs this course's runs (synthetic language)")
+                         f"{_fmt('{:.0f}', r.median_step_ms)} ms/step, load {_fmt('{:.1f}', r.load_avg)}",
+                         f"{r.final_train_loss:.2f}", f"{r.train_ppl:.1f}", f"{r.dev_ppl:.1f}",
+                         _fmt("{:.2f}", math.exp(r.entropy_floor))])
+    return Table(["source", "variant", "time", "final train loss", "train ppl", "dev ppl", "floor ppl"], rows,
+                 title=f"{experiment}: published (English news) vs this course's runs (synthetic language)",
+                 note=TIME_NOTE)
 
 
 def probe_table(runs) -> Table:

@@ -34,7 +34,7 @@ def test_run_result_fields_and_round_trip(dot_run, tmp_path):
     back = RunResult.load(r.save(tmp_path / "r.json"))
     assert back.losses == r.losses and back.config == r.config and back.dev_loss == r.dev_loss
     table = compare([r, back])
-    assert "dev ppl" in table._repr_html_() and len(str(table).splitlines()) == 3
+    assert "dev loss" in table._repr_html_() and len(str(table).splitlines()) == 3
 
 
 def test_same_seed_same_run(dot_run):
@@ -96,3 +96,22 @@ def test_head_qk_reproduces_the_models_attention_weights(dot_run):
     scores = (q @ k.T / q.shape[1] ** 0.5).masked_fill(~causal_mask(T), float("-inf"))
     w = dot_run.model.attention_weights(E.probe_ids(dot_run, 1))[0][0, 0]
     torch.testing.assert_close(torch.softmax(scores, -1), w, atol=1e-5, rtol=0)
+
+
+def test_baseline_is_stored_once_and_read_by_every_experiment(tmp_path, monkeypatch):
+    from minilib import results
+    from minilib.experiments import lm
+    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path)
+    paths = {lm.reference_path(e, v, "smoke", 0) for e in E.EXPERIMENTS for v in E.EXPERIMENTS[e]}
+    assert len(paths) == sum(map(len, E.EXPERIMENTS.values())) - 2          # three baselines, one file
+    assert lm.reference_path("masking", "-inf", "smoke", 0).name == "baseline_smoke_seed0.json"
+    r = E.run("masking", "-inf", "smoke", progress=False)
+    base = RunResult.load(r.save(tmp_path / "baseline_smoke_seed0.json"))
+    assert base.variant == "-inf"
+    import dataclasses
+    dataclasses.replace(base, experiment="baseline", variant="baseline").save(tmp_path / "baseline_smoke_seed0.json")
+    for exp, variant in E.BASELINE.items():
+        (ref,) = E.references(exp, scale="smoke")
+        assert (ref.experiment, ref.variant, ref.dev_loss) == (exp, variant, r.dev_loss)
+    with pytest.warns(UserWarning, match="no stored reference runs of 'masking'"):
+        assert E.references("masking", "zero", scale="smoke") == []

@@ -14,6 +14,8 @@ import dataclasses
 import functools
 import json
 import math
+import warnings
+import zlib
 
 import torch
 
@@ -23,7 +25,8 @@ from ..device import seed_everything
 from ..metrics import evaluate, leak_probe, sequence_loss
 from ..models import GPTConfig, MiniGPT
 from ..provenance import provenance
-from ..results import RunResult
+from .. import results
+from ..results import RunResult, load_references
 from ..scale import resolve_scale
 from ..train import TrainConfig, train
 
@@ -33,6 +36,9 @@ EXPERIMENTS = {
                     "shared_qkv": {"qkv": "shared_qkv"}},
     "masking": {"-inf": {"masking": "-inf"}, "zero": {"masking": "zero"}},
 }
+# The variant of each experiment that is the plain model (dot scores, separate Q/K/V, -inf masking):
+# the same run in all three experiments, so it is trained and stored once, as "baseline".
+BASELINE = {"dot_vs_additive": "dot", "qkv_sharing": "separate", "masking": "-inf"}
 
 # What each scale means. `paper` is the write-up's configuration: ~1.44M parameters
 # (write-up: 1.41M), sentences truncated to 100 tokens, batch 32, one epoch of ~1.56M
@@ -97,6 +103,38 @@ def _jsonable(x):
     return json.loads(json.dumps(x))
 
 
+def is_baseline(experiment, variant) -> bool:
+    return BASELINE.get(experiment) == variant
+
+
+def reference_path(experiment, variant, scale, seed):
+    """Where a stored reference run lives; the baseline of every experiment is one file."""
+    if is_baseline(experiment, variant):
+        return RunResult.path_for("baseline", "baseline", scale, seed)
+    return RunResult.path_for(experiment, variant, scale, seed)
+
+
+def references(experiment, variant=None, scale=None) -> list:
+    """The stored reference runs of ``experiment`` (its baseline read from the shared baseline files),
+    sorted by variant, scale and seed; ``variant`` and ``scale`` filter."""
+    check(experiment, variant)
+    out = load_references(experiment, variant, scale)
+    if variant in (None, BASELINE[experiment]):
+        out += [dataclasses.replace(r, experiment=experiment, variant=BASELINE[experiment])
+                for r in load_references("baseline", None, scale)]
+    if not out:
+        warnings.warn(f"no stored reference runs of {experiment!r} (variant {variant}, scale {scale}) in "
+                      f"{results.RESULTS_DIR}: tables and plots below show only your own runs. `make reproduce` "
+                      "remakes them; a pip-installed minilib ships them.", stacklevel=2)
+    return sorted(out, key=lambda r: (list(EXPERIMENTS[experiment]).index(r.variant), r.scale, r.seed))
+
+
+def sampling_seed(variant, seed) -> int:
+    """Each variant samples with its own random stream, so two variants never show the same sentences by
+    construction (a shared stream makes similar models print near-identical samples)."""
+    return zlib.crc32(f"{variant}/{seed}".encode())
+
+
 def sample_sentences(model, tok, n, max_len, seed=0):
     """n free-running samples from <START> until <STOP> (or max_len tokens), as token lists."""
     device = next(model.parameters()).device
@@ -139,7 +177,7 @@ def run(experiment, variant, scale="auto", seed=0, *, callback=None, progress=Tr
     for sent, true in zip(d["probes"], d["probe_floors"]):
         loss = sequence_loss(model, tok.encode(sent, add_special=True), device)
         probes.append({"text": " ".join(sent), "loss": loss, "ppl": math.exp(loss), "true_loss": true})
-    samples = sample_sentences(model, tok, s["n_samples"], s["max_len"], seed=seed)
+    samples = sample_sentences(model, tok, s["n_samples"], s["max_len"], seed=sampling_seed("baseline" if is_baseline(experiment, variant) else variant, seed))
     lang = d["corpus"].language
     gram = sum(ended and lang.is_grammatical(t) for t, ended in samples) / len(samples)
     probe_batch = d["dev"][0].idx[:8].to(device)
@@ -150,7 +188,7 @@ def run(experiment, variant, scale="auto", seed=0, *, callback=None, progress=Tr
         config=_jsonable({"model": mcfg.to_dict(), "train": dataclasses.asdict(tcfg) | {"steps_run": hist.step},
                 "data": {k: s[k] for k in DATA_KEYS} | {"train_tokens": hist.tokens, "train_batches": len(batches)}}),
         n_params=model.num_params(), provenance=prov, train_seconds=hist.train_seconds,
-        seconds_per_step=hist.seconds_per_step, steps=hist.step, losses=hist.losses,
+        seconds_per_step=hist.seconds_per_step, median_step_ms=hist.median_step_ms, steps=hist.step, losses=hist.losses,
         final_train_loss=sum(tail) / len(tail), train_loss=train_eval["loss"], dev_loss=dev["loss"],
         entropy_floor=floor, probes=probes, samples=[" ".join(t) for t, _ in samples[:5]],
         grammatical_rate=gram, leak=leak)
@@ -189,13 +227,18 @@ def main(argv=None):
     ap.add_argument("--skip-existing", action="store_true", help="keep runs that are already stored")
     args = ap.parse_args(argv)
     for seed in args.seeds:
+        done = set()
         for exp in args.experiments:
             for variant in EXPERIMENTS[exp]:
-                path = RunResult.path_for(exp, variant, args.scale, seed)
-                if args.skip_existing and path.exists():
+                path = reference_path(exp, variant, args.scale, seed)
+                if path in done or (args.skip_existing and path.exists()):
                     print(f"kept {path.name}")
                     continue
                 r = run(exp, variant, args.scale, seed)
+                if is_baseline(exp, variant):
+                    r = dataclasses.replace(r, experiment="baseline", variant="baseline")
                 r.save(path)
-                print(f"{path.name}: {r.steps} steps, {r.train_seconds:.0f} s, dev loss {r.dev_loss:.3f} "
-                      f"(floor {r.entropy_floor:.3f}), grammatical {r.grammatical_rate:.0%}", flush=True)
+                done.add(path)
+                print(f"{path.name}: {r.steps} steps, {r.median_step_ms:.0f} ms/step (median), "
+                      f"dev loss {r.dev_loss:.3f} (floor {r.entropy_floor:.3f}), "
+                      f"grammatical {r.grammatical_rate:.0%}", flush=True)
