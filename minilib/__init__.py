@@ -6,6 +6,7 @@ their public names (``from minilib.attention import MultiHeadAttention``):
 
 - ``attention``    masks, score functions, ``attention()``, ``MultiHeadAttention``
 - ``models``       ``GPTConfig`` and ``MiniGPT``
+- ``numpy_bert``   a mini-BERT from scratch in NumPy, with a hand-written backward checked against autograd
 - ``data``         the synthetic language, corpora, tokenizers, batches, the entropy floor
 - ``train``        the training loop and its learning-rate schedules
 - ``metrics``      loss, perplexity, the causality (leak) probe
@@ -23,7 +24,7 @@ import importlib
 __version__ = "0.2.0"
 
 _SUBMODULES = (
-    "attention", "models", "data", "train", "metrics", "experiments", "results", "pitfalls", "tables",
+    "attention", "models", "numpy_bert", "data", "train", "metrics", "experiments", "results", "pitfalls", "tables",
     "viz", "widgets", "device", "scale", "provenance", "choices", "files",
 )
 
