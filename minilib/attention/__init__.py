@@ -1,7 +1,11 @@
 """Attention: masks, score functions, ``attention()`` for tensors and ``MultiHeadAttention`` for models.
 
 - ``masks``         causal and padding masks, ``masked_softmax`` with ``-inf`` or ``zero`` masking
-- ``scores``        the score functions as readable formulas (dot, additive, cosine)
+- ``scores``        the score functions as readable formulas (dot, additive, cosine, negated distances:
+                    euclidean, manhattan, minkowski, chebyshev)
+- ``normalisers``   scores -> weights: softmax, relu / L**alpha, sigmoid(s - log L); L = keys a query may see
+- ``vector_norms``  QK-norm (with a learned gain) and V-norm: ``l2`` or ``layer``
+- ``learned``       the family's learned scalars per head: cosine scale, Minkowski p, ReLU exponent
 - ``additive_fast`` how the additive score is computed fast (chunks, recomputation, torch.compile)
 - ``functional``    ``attention(q, k, v, ...)``: the readable path beside PyTorch's fused kernel
 - ``multihead``     ``MultiHeadAttention``: ``project`` (x -> q, k, v), heads, output projection
@@ -11,8 +15,13 @@ from .functional import attention
 from .masks import MASKINGS, causal_mask, check_mask, check_masking, combine, key_padding_mask, masked_softmax
 from .options import AttentionOptions
 from .multihead import PROJECTIONS, QKV_MODES, AdditiveScore, MultiHeadAttention, check_qkv
-from .scores import SCORES, additive_scores, additive_scores_reference, check_score, cosine_scores, dot_scores
+from .normalisers import NORMALISERS, check_normaliser, keys_seen, normalise
+from .scores import (SCORES, additive_scores, additive_scores_reference, check_score, cosine_scores, dot_scores,
+                     euclidean_scores, manhattan_scores, minkowski_scores)
+from .vector_norms import VECTOR_NORMS, QKVNorm
 
 __all__ = ["attention", "MultiHeadAttention", "AttentionOptions", "AdditiveScore", "QKV_MODES", "PROJECTIONS", "check_qkv",
            "MASKINGS", "causal_mask", "check_mask", "check_masking", "combine", "key_padding_mask", "masked_softmax",
-           "SCORES", "additive_scores", "additive_scores_reference", "check_score", "cosine_scores", "dot_scores"]
+           "SCORES", "additive_scores", "additive_scores_reference", "check_score", "cosine_scores", "dot_scores",
+           "euclidean_scores", "manhattan_scores", "minkowski_scores", "NORMALISERS", "check_normaliser", "keys_seen",
+           "normalise", "VECTOR_NORMS", "QKVNorm"]

@@ -1,15 +1,16 @@
 """``attention()``: attend from queries to keys and read out values, for tensors.
 
-The readable path is spelled out step by step (scores -> mask -> softmax -> weighted
-sum of values). The fast path (PyTorch's fused ``scaled_dot_product_attention``)
-stands beside it and is used when it computes exactly the same thing: dot-product
-scores, -inf masking, no weights requested. Tests hold the two paths equal.
+The readable path is spelled out step by step (scores -> mask -> normaliser, e.g.
+softmax -> weighted sum of values). The fast path (PyTorch's fused
+``scaled_dot_product_attention``) stands beside it and is used when it computes exactly
+the same thing: dot-product scores, softmax, -inf masking, no weights requested. Tests hold the two paths equal.
 """
 from __future__ import annotations
 
 import torch.nn.functional as F
 
-from .masks import causal_mask, check_mask, check_masking, combine, masked_softmax
+from .masks import causal_mask, check_mask, check_masking, combine
+from .normalisers import check_normaliser, normalise
 from .scores import SCORES, check_score
 
 
@@ -25,18 +26,22 @@ def _sdpa(q, k, v, mask, causal, dropout_p, scale):
 
 
 def attention(q, k, v, *, score="dot", mask=None, masking="-inf", causal=False,
-              dropout_p=0.0, return_weights=False, fast=True, **score_params):
+              dropout_p=0.0, return_weights=False, fast=True, normaliser="softmax", alpha=None, **score_params):
     """Attend from queries ``q [..., T, d]`` to keys ``k [..., S, d]`` and values ``v [..., S, dv]``.
 
     mask: bool, broadcastable to ``[..., T, S]``, True where query i may attend to key j.
     causal: also forbid keys after the query (``j > i``; with S > T the queries are the last T positions).
     masking: ``"-inf"`` (before the softmax; correct) or ``"zero"`` (after it; leaks).
     fast: allow the fused SDPA kernel where it computes the same thing (False: always the readable path).
-    score_params: passed to the score function (``scale`` for dot/cosine; ``w_q, w_k, w2`` for additive).
+    normaliser: how scores become weights (``normalisers``: softmax, relu / L**alpha, sigmoid);
+    ``alpha``: the exponent of ``relu_Lalpha``.
+    score_params: passed to the score function (``scale`` for dot/cosine/distances; ``p`` for minkowski;
+    ``w_q, w_k, w2`` for additive).
     Returns ``out [..., T, dv]``, and the weights ``[..., T, S]`` if ``return_weights``.
     """
     check_score(score)
     check_masking(masking)
+    check_normaliser(normaliser)
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"shapes do not fit: q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}; "
                          "need q [..., T, d], k [..., S, d], v [..., S, dv]")
@@ -44,14 +49,15 @@ def attention(q, k, v, *, score="dot", mask=None, masking="-inf", causal=False,
     check_mask(mask, T, S)
 
     # fast path: identical maths, one fused kernel
-    if fast and score == "dot" and masking == "-inf" and not return_weights and set(score_params) <= {"scale"}:
+    if (fast and score == "dot" and normaliser == "softmax" and masking == "-inf" and not return_weights
+            and set(score_params) <= {"scale"}):
         return _sdpa(q, k, v, mask, causal, dropout_p, score_params.get("scale"))
 
     # readable path
     skip_future = causal and masking == "-inf"           # future scores are never used: skip them
     scores = SCORES[score](q, k, causal=skip_future, **score_params)           # [..., T, S]
     full_mask = combine(mask, causal_mask(T, S, q.device) if causal else None)
-    weights = masked_softmax(scores, full_mask, masking)                      # [..., T, S]
+    weights = normalise(scores, full_mask, normaliser, masking=masking, alpha=alpha)   # [..., T, S]
     dropped = F.dropout(weights, dropout_p) if dropout_p > 0 else weights
     out = dropped @ v                                                         # [..., T, dv]
     return (out, weights) if return_weights else out

@@ -13,8 +13,11 @@ import torch.nn as nn
 
 from ..choices import check_choice
 from .functional import attention
+from .learned import LearnedScalars
 from .masks import check_masking, key_padding_mask
-from .scores import check_score
+from .normalisers import check_normaliser
+from .scores import SCORES, check_score
+from .vector_norms import QKVNorm
 
 QKV_MODES = ("separate", "shared_qk", "shared_qkv")
 # The blocks of rows of ``in_proj`` (each d_attn rows), in order, for each mode.
@@ -40,17 +43,21 @@ class AdditiveScore(nn.Module):
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head self-attention with a choice of score, Q/K/V sharing and masking.
+    """Multi-head self-attention with a choice of score, normaliser, Q/K/V sharing, vector norms and masking.
 
     qkv: ``"separate"`` (Q, K, V from three projections), ``"shared_qk"`` (Q = K from one
     projection, V from another), ``"shared_qkv"`` (Q = K = V from one projection).
     d_attn: width of q, k and v over all heads (default ``d_model``); ``out_proj`` maps it back to ``d_model``.
     d_additive: width ``d_a`` of the additive score's tanh layer (default: d_head).
     fast: use PyTorch's fused attention kernel where it computes the same thing (see ``attention``).
+    normaliser: ``softmax`` | ``relu`` | ``relu_L`` | ``relu_sqrtL`` | ``relu_Lalpha`` | ``sigmoid`` (``normalisers``).
+    tau, learn_tau: the cosine score's scale, fixed or learned per head (``learned``).
+    qk_norm, v_norm: ``None`` | ``"l2"`` | ``"layer"``, applied in ``project`` (``vector_norms``).
     """
 
     def __init__(self, d_model, n_heads, *, score="dot", qkv="separate", masking="-inf",
-                 causal=True, dropout=0.0, d_additive=None, bias=True, d_attn=None, fast=True):
+                 causal=True, dropout=0.0, d_additive=None, bias=True, d_attn=None, fast=True,
+                 normaliser="softmax", tau=1.0, learn_tau=False, qk_norm=None, v_norm=None):
         super().__init__()
         d_attn = d_model if d_attn is None else d_attn
         if n_heads < 1 or d_attn % n_heads != 0:
@@ -58,12 +65,15 @@ class MultiHeadAttention(nn.Module):
                              f"choose n_heads among the divisors of {d_attn}, e.g. "
                              f"{[h for h in range(1, d_attn + 1) if d_attn % h == 0][:8]}")
         self.score, self.qkv, self.masking = check_score(score), check_qkv(qkv), check_masking(masking)
+        self.normaliser = check_normaliser(normaliser)
         self.causal, self.dropout, self.fast = causal, dropout, fast
         self.n_heads, self.d_model, self.d_attn = n_heads, d_model, d_attn
         self.d_head = d_attn // n_heads
         self.in_proj = nn.Linear(d_model, len(PROJECTIONS[qkv]) * d_attn, bias=bias)   # x -> [q | k | v]
         self.out_proj = nn.Linear(d_attn, d_model, bias=bias)
         self.additive = AdditiveScore(n_heads, self.d_head, d_additive or self.d_head) if score == "additive" else None
+        self.learned = LearnedScalars(n_heads, score=score, normaliser=normaliser, tau=tau, learn_tau=learn_tau)
+        self.norms = QKVNorm(n_heads, qk_norm, v_norm) if qk_norm or v_norm else None
 
     # ------------------------------------------------------------------ x -> q, k, v
     def rows(self, name: str) -> slice:
@@ -86,7 +96,7 @@ class MultiHeadAttention(nn.Module):
         """x [B, T, d_model] -> (q, k, v), each [B, H, T, d_head]. The only place ``in_proj`` is split.
 
         With ``shared_qk`` the query and key are the same tensor (``q is k``); with
-        ``shared_qkv`` all three are.
+        ``shared_qkv`` all three are (before QK-/V-normalisation, which is applied here when chosen).
         """
         if x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"x must be [B, T, {self.d_model}], got {tuple(x.shape)}")
@@ -97,7 +107,16 @@ class MultiHeadAttention(nn.Module):
             (q, v), k = parts, parts[0]
         else:
             q = k = v = parts[0]
-        return q, k, v
+        return (q, k, v) if self.norms is None else self.norms(q, k, v)
+
+    def score_params(self) -> dict:
+        """The learned parameters the score function takes (additive weights, cosine scale, Minkowski p)."""
+        return (self.additive.params() if self.additive is not None else {}) | self.learned.score_params()
+
+    def scores(self, x):
+        """The attention logits ``[B, H, T, T]`` of x, before any mask or normaliser (what ``forward`` normalises)."""
+        q, k, _ = self.project(x)
+        return SCORES[self.score](q, k, **self.score_params())
 
     @torch.no_grad()
     def scale_qk_(self, c: float):
@@ -122,10 +141,10 @@ class MultiHeadAttention(nn.Module):
                                  f"got {pad_mask.dtype} {tuple(pad_mask.shape)}")
             mask = key_padding_mask(pad_mask)                                 # [B, 1, 1, T]
         q, k, v = self.project(x)                                             # [B, H, T, dh] each
-        params = self.additive.params() if self.additive is not None else {}
         res = attention(q, k, v, score=self.score, mask=mask, masking=self.masking, causal=self.causal,
                         dropout_p=self.dropout if self.training else 0.0, fast=self.fast,
-                        return_weights=return_weights, **params)
+                        return_weights=return_weights, normaliser=self.normaliser,
+                        **self.learned.normaliser_params(), **self.score_params())
         out, weights = res if return_weights else (res, None)
         y = self.out_proj(self.merge_heads(out))                              # [B, T, C]
         return (y, weights) if return_weights else y

@@ -7,7 +7,13 @@ Every function maps ``q [..., T, d]`` and ``k [..., S, d]`` to scores ``[..., T,
   write-up's ``W2 tanh(W1 [q; k])`` with ``W1 = [Wq | Wk]`` (``additive_scores_reference``
   builds the pairs literally). The ``[..., T, S, d_a]`` tanh tensor is the cost; the
   computation that keeps it cheap lives in ``additive_fast``.
-- ``cosine``    ``cos(q_i, k_j) * scale``: bounded scores (the BERT log in seed 000).
+- ``cosine``    ``cos(q_i, k_j) * scale``: bounded scores in [-scale, scale] (the BERT log in seed 000).
+  ``scale`` is the inverse temperature: a number, or a learned one per head (``learned.LearnedScalars``).
+- distances, negated (near = high score), each times ``scale = 1/sqrt(d)`` by default:
+  ``euclidean`` ``-||q_i - k_j||^2 / 2`` (= ``q.k - ||q||^2/2 - ||k||^2/2``: in a softmax the
+  ``||q||^2`` term cancels, so this is dot attention plus a per-key bias ``-||k_j||^2/2``);
+  ``manhattan`` ``-sum |q_i - k_j|``; ``minkowski`` ``-(sum |q_i - k_j|^p)^(1/p)`` with ``p >= 1``
+  (learned per head in ``MultiHeadAttention``); ``chebyshev`` ``-max |q_i - k_j|``, its ``p -> inf`` limit.
 
 ``book/speed.ipynb`` ("How fast is attention?") shows what each choice is worth (``make bench``).
 """
@@ -54,7 +60,50 @@ def additive_scores_reference(q, k, *, w_q, w_k, w2, **_):
     return (hidden * w2.unsqueeze(-2).unsqueeze(-2)).sum(-1)
 
 
-SCORES = {"dot": dot_scores, "additive": additive_scores, "cosine": cosine_scores}
+def _scale(q, scale):
+    return 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+
+
+def euclidean_scores(q, k, *, scale=None, causal=False):
+    """``-||q_i - k_j||^2 * scale / 2``, computed as ``scale * (q.k - ||q||^2/2 - ||k||^2/2)`` (one matmul)."""
+    qq = (q * q).sum(-1, keepdim=True) / 2                              # [..., T, 1]
+    kk = (k * k).sum(-1).unsqueeze(-2) / 2                              # [..., 1, S]
+    return (q @ k.transpose(-2, -1) - qq - kk) * _scale(q, scale)
+
+
+def _differences(q, k):
+    """``|q_i - k_j|`` for every pair: [..., T, d] x [..., S, d] -> [..., T, S, d]."""
+    return (q.unsqueeze(-2) - k.unsqueeze(-3)).abs()
+
+
+def manhattan_scores(q, k, *, scale=None, causal=False):
+    """``-sum_c |q_ic - k_jc| * scale`` (the L1 distance, negated)."""
+    return -_differences(q, k).sum(-1) * _scale(q, scale)
+
+
+def minkowski_scores(q, k, *, p=2.0, scale=None, eps=1e-6, causal=False):
+    """``-(sum_c |q_ic - k_jc|^p)^(1/p) * scale``; ``p`` a number or a tensor broadcastable to the scores.
+
+    Written as ``m * (sum (|q - k| / m)^p)^(1/p)`` with ``m = max |q - k|``, which cannot overflow
+    for large p and shows the limit: the sum tends to 1 (the largest term) and the distance to ``m``,
+    the Chebyshev distance. Differences below ``eps`` are raised to ``eps`` so that the gradient
+    stays finite where ``q_i = k_j`` (e.g. a token's own key under Q = K sharing).
+    """
+    diff = _differences(q, k).clamp_min(eps)                            # [..., T, S, d]
+    m = diff.amax(-1, keepdim=True)                                     # [..., T, S, 1]
+    p = torch.as_tensor(p, dtype=q.dtype, device=q.device)
+    p = p.unsqueeze(-1) if p.dim() else p                               # broadcast over d
+    dist = m.squeeze(-1) * ((diff / m) ** p).sum(-1) ** (1.0 / p.squeeze(-1) if p.dim() else 1.0 / p)
+    return -dist * _scale(q, scale)
+
+
+def chebyshev_scores(q, k, *, scale=None, causal=False):
+    """``-max_c |q_ic - k_jc| * scale``: the ``p -> inf`` limit of ``minkowski_scores``."""
+    return -_differences(q, k).amax(-1) * _scale(q, scale)
+
+
+SCORES = {"dot": dot_scores, "additive": additive_scores, "cosine": cosine_scores, "euclidean": euclidean_scores,
+          "manhattan": manhattan_scores, "minkowski": minkowski_scores, "chebyshev": chebyshev_scores}
 
 
 def check_score(score: str) -> str:
