@@ -9,6 +9,7 @@
 - ``batches``    ``make_batches``: padded next-token batches (``Batch``)
 - ``mlm``        masked-language-modelling batches: BERT's 80/10/10 rule; static, dynamic, whole-word
 - ``floor``      ``true_loss``: the best possible loss on the very targets a model is scored on
+- ``mlm_floor``  ``mlm_floor``: the exact p(hidden word | rest of the sentence), the floor of an MLM loss
 
     corpus = load_corpus()                      # the synthetic language, paper scale, cached
     tok = corpus.tokenizer(max_size=8000)       # the whole lexicon fits: no <UNK>
@@ -21,9 +22,11 @@ from .downloads import PINNED, CorpusUnavailableError
 from .floor import FloorLoss, floor_logprobs, true_loss
 from .grammar import Estimate, SyntheticLanguage
 from .mlm import MLMBatch, MLMBatches, mask_tokens
+from .mlm_floor import MLMFloor, floor_batches, floor_positions, masked_word_logprobs, mlm_floor
 from .tokenizer import Tokenizer
 
 __all__ = ["Batch", "encode_corpus", "make_batches", "CORPORA", "PAPER_TRAIN_TOKENS", "PINNED", "Corpus",
            "CorpusStats", "CorpusUnavailableError", "corpus_stats", "default_cache_dir", "load_corpus",
            "read_text_file", "split_sentences", "FloorLoss", "floor_logprobs", "true_loss", "Estimate",
-           "SyntheticLanguage", "Tokenizer", "MLMBatch", "MLMBatches", "mask_tokens"]
+           "SyntheticLanguage", "Tokenizer", "MLMBatch", "MLMBatches", "mask_tokens", "MLMFloor", "floor_batches",
+           "floor_positions", "masked_word_logprobs", "mlm_floor"]
