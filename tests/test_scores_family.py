@@ -182,7 +182,7 @@ def test_qkv_norm_gradcheck(qk_norm, v_norm):
     n = QKVNorm(2, qk_norm, v_norm).double()
     if n.gain is not None:
         with torch.no_grad():
-            n.gain.copy_(torch.tensor([0.7, 2.0]).view(2, 1, 1))
+            n.gain.copy_(torch.tensor([0.7, 2.0]))
     q, k, v = (torch.randn(1, 2, 4, 3, **D64, requires_grad=True) for _ in range(3))
     assert torch.autograd.gradcheck(lambda q, k, v: n(q, k, v), (q, k, v))
 
@@ -238,6 +238,7 @@ def test_learned_scalars_are_parameters_in_their_ranges():
     with torch.no_grad():
         mha.learned.log_tau.fill_(10.0)
     assert float(mha.learned.tau_value().max()) == pytest.approx(TAU_MAX)           # temperature >= 0.01
+    assert all(p.dim() == 1 for p in mha.learned.parameters())                      # vectors: never weight-decayed
     mink = MultiHeadAttention(8, 2, score="minkowski")
     with torch.no_grad():
         mink.learned.p_raw.fill_(-50.0)

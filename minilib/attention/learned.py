@@ -7,7 +7,9 @@
 - ReLU exponent ``alpha`` of ``relu(s) / L**alpha``: unconstrained, starts at 1/2 (``normalisers.ALPHA_INIT``).
 
 ``MultiHeadAttention`` owns one ``LearnedScalars``; ``score_params()`` and ``normaliser_params()`` are the
-keyword arguments ``attention()`` hands to the score function and the normaliser.
+keyword arguments ``attention()`` hands to the score function and the normaliser. The parameters are
+stored as vectors [H] (the training loop decays matrices only: a decayed scale would shrink towards 0)
+and handed over as [H, 1, 1], which broadcasts against scores [B, H, T, S].
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ class LearnedScalars(nn.Module):
 
     def __init__(self, n_heads, *, score="dot", normaliser="softmax", tau=1.0, learn_tau=False):
         super().__init__()
-        shape = (n_heads, 1, 1)                                       # broadcasts against [B, H, T, S]
+        shape = (n_heads,)            # vectors, so the optimiser does not decay them; used as [H, 1, 1]
         self.tau = float(tau)
         if not 0 < self.tau <= TAU_MAX:
             raise ValueError(f"tau (the cosine scale) must be in (0, {TAU_MAX:g}], got {tau}")
@@ -41,10 +43,12 @@ class LearnedScalars(nn.Module):
 
     def tau_value(self):
         """The cosine scale: learned (capped at TAU_MAX) or the fixed ``tau``."""
-        return self.tau if self.log_tau is None else torch.exp(self.log_tau.clamp(max=math.log(TAU_MAX)))
+        if self.log_tau is None:
+            return self.tau
+        return torch.exp(self.log_tau.clamp(max=math.log(TAU_MAX))).view(-1, 1, 1)     # [H, 1, 1]
 
     def p_value(self):
-        return 1.0 + F.softplus(self.p_raw)
+        return 1.0 + F.softplus(self.p_raw).view(-1, 1, 1)                            # [H, 1, 1]
 
     def score_params(self) -> dict:
         if self.score == "cosine":
@@ -54,4 +58,4 @@ class LearnedScalars(nn.Module):
         return {}
 
     def normaliser_params(self) -> dict:
-        return {"alpha": self.alpha} if self.alpha is not None else {}
+        return {"alpha": self.alpha.view(-1, 1, 1)} if self.alpha is not None else {}

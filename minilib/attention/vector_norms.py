@@ -49,10 +49,10 @@ class QKVNorm(nn.Module):
     def __init__(self, n_heads, qk_norm=None, v_norm=None):
         super().__init__()
         self.qk_norm, self.v_norm = check_vector_norm("qk_norm", qk_norm), check_vector_norm("v_norm", v_norm)
-        self.gain = nn.Parameter(torch.ones(n_heads, 1, 1)) if qk_norm else None     # [H, 1, 1]
+        self.gain = nn.Parameter(torch.ones(n_heads)) if qk_norm else None     # [H]: a vector, not weight-decayed
 
     def forward(self, q, k, v):
         """q, k, v [B, H, T, d] -> the same, normalised as chosen."""
         if self.qk_norm:
-            q, k = normalise_vectors(q, self.qk_norm) * self.gain, normalise_vectors(k, self.qk_norm)
+            q, k = normalise_vectors(q, self.qk_norm) * self.gain.view(-1, 1, 1), normalise_vectors(k, self.qk_norm)
         return q, k, normalise_vectors(v, self.v_norm)
