@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from ..choices import check_choice
 from ..device import autocast, pick_device, tune_cpu
 from ..files import write_atomic
 from .schedules import lr_at
@@ -27,6 +28,9 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
+OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
+
+
 @dataclass
 class TrainConfig:
     lr: float = 5e-4
@@ -34,6 +38,7 @@ class TrainConfig:
     warmup: float = 0.05              # warmup steps; a value < 1 is a fraction of ``steps``
     min_lr_ratio: float = 0.1         # cosine decays to lr * min_lr_ratio
     weight_decay: float = 0.1
+    optimizer: str = "adamw"          # "adamw" (decoupled weight decay) | "adam" (weight decay as an L2 gradient term)
     betas: tuple = (0.9, 0.95)
     grad_clip: float | None = 1.0
     log_every: int = 10               # loss is read back (a host sync) and checked every log_every steps
@@ -45,6 +50,7 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.steps is not None and self.steps < 1:
@@ -76,11 +82,11 @@ class History:
 
 
 def make_optimizer(model, cfg: TrainConfig, device):
-    """AdamW; matrices decay, biases/LayerNorm/embedding-free vectors don't (as in nanoGPT)."""
+    """AdamW (or Adam); matrices decay, biases/LayerNorm/embedding-free vectors don't (as in nanoGPT)."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=device.type == "cuda")
+    return OPTIMIZERS[cfg.optimizer](groups, lr=cfg.lr, betas=cfg.betas, fused=device.type == "cuda")
 
 
 def _save(path, model, opt, history):
