@@ -1,5 +1,6 @@
-"""The training loop every lab uses: AdamW, linear warmup + cosine decay, clipping,
-a divergence guard, progress, and checkpoints that resume bit-identically on CPU.
+"""The training loop every lab uses: AdamW, linear warmup + a decay schedule (cosine by default),
+clipping, a divergence guard, optional diagnostics, progress, and checkpoints that resume
+bit-identically on CPU.
 
     history = train(model, batches, TrainConfig(lr=5e-4))
 
@@ -21,11 +22,8 @@ import torch
 from ..choices import check_choice
 from ..device import autocast, pick_device, tune_cpu
 from ..files import write_atomic
-from .schedules import lr_at
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+from .diagnostics import Diagnostics, TrainingDiverged
+from .schedules import check_schedule, lr_at
 
 
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
@@ -36,7 +34,9 @@ class TrainConfig:
     lr: float = 5e-4
     steps: int | None = None          # None: one pass over the batches (one epoch)
     warmup: float = 0.05              # warmup steps; a value < 1 is a fraction of ``steps``
-    min_lr_ratio: float = 0.1         # cosine decays to lr * min_lr_ratio
+    min_lr_ratio: float = 0.1         # the schedule decays to lr * min_lr_ratio
+    schedule: str = "cosine"          # after warmup: "cosine" | "linear" | "polynomial" | "constant" (schedules.py)
+    lr_power: float = 1.0             # the polynomial schedule's power
     weight_decay: float = 0.1
     optimizer: str = "adamw"          # "adamw" (decoupled weight decay) | "adam" (weight decay as an L2 gradient term)
     betas: tuple = (0.9, 0.95)
@@ -48,9 +48,12 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True                  # bf16 autocast on CUDA
     progress: bool = True
+    diagnostics: bool = False         # gradient norm, update/weight ratios, smoothed loss, NaN detector (diagnostics.py)
+    diagnostics_every: int = 10       # update/weight ratios every this many steps
 
     def __post_init__(self):
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_schedule(self.schedule)
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.steps is not None and self.steps < 1:
@@ -67,6 +70,9 @@ class History:
     train_seconds: float = 0.0                    # wall time spent in training steps
     tokens: int = 0
     window_ms: list = field(default_factory=list)  # mean ms per step of each log window (between loss reads)
+    grad_norms: list = field(default_factory=list)     # with diagnostics on: every step's gradient norm
+    update_ratios: list = field(default_factory=list)  # ... {"step", layer: |update| / |weight|}
+    loss_ema: list = field(default_factory=list)       # ... the smoothed loss of every step
 
     @property
     def seconds_per_step(self):
@@ -114,18 +120,22 @@ def _progress(total, initial, enabled):
     return tqdm(total=total, initial=initial, desc="training", unit="step", leave=True)
 
 
-def train_step(model, opt, batch, cfg: TrainConfig, device) -> torch.Tensor:
+def train_step(model, opt, batch, cfg: TrainConfig, device, diagnostics: Diagnostics | None = None) -> torch.Tensor:
     """One optimisation step on ``batch = (idx, targets, pad_mask)``: forward (under bf16 autocast
     on CUDA), backward, gradient clipping, optimiser step. Returns the loss, detached and not
-    read back (no host sync), so a caller can batch the reads."""
+    read back (no host sync), so a caller can batch the reads. ``diagnostics`` (optional) sees
+    the gradients before the optimiser step and the weights after it."""
     idx, targets, pad_mask = batch
     with autocast(device, cfg.amp):
         _, loss = model(idx, targets, pad_mask=pad_mask)
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    if cfg.grad_clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip) if cfg.grad_clip else None
+    if diagnostics is not None:
+        diagnostics.before_update(model, batch, loss, norm)
     opt.step()
+    if diagnostics is not None:
+        diagnostics.after_update(model)
     return loss.detach()
 
 
@@ -148,6 +158,7 @@ def train(model, batches, config: TrainConfig | None = None, *, callback=None) -
     n_targets = [int((b[1] != -100).sum()) for b in batches]      # counted once, on the host
     end = total if cfg.stop_after is None else min(total, history.step + cfg.stop_after)
     bar = _progress(total, history.step, cfg.progress)
+    diag = Diagnostics(model, cfg.diagnostics_every, history.step) if cfg.diagnostics else None
     pending = []                                   # per-step losses still on the device
     t0 = w0 = time.perf_counter()
     try:
@@ -156,13 +167,15 @@ def train(model, batches, config: TrainConfig | None = None, *, callback=None) -
             lr = lr_at(step, total, cfg)
             for g in opt.param_groups:
                 g["lr"] = lr
-            pending.append(train_step(model, opt, data[step % len(data)], cfg, device))
+            pending.append(train_step(model, opt, data[step % len(data)], cfg, device, diag))
             history.lrs.append(lr)
             history.tokens += n_targets[step % len(data)]
             history.step += 1
             if history.step % cfg.log_every == 0 or history.step == end:
                 n_window = len(pending)
                 _flush(pending, history, step)                     # reads the losses back: a device sync
+                if diag is not None:
+                    diag.flush(history, history.losses[-n_window:])
                 history.window_ms.append(1000 * (time.perf_counter() - w0) / n_window)
                 if bar is not None:
                     bar.update(history.step - bar.n)
