@@ -9,16 +9,13 @@ The chapter narrates; the longer pieces live here so they are tested:
 - ``fill_softmax`` / ``fill_table``  finite "large negative" fills in float32 / float16 / bfloat16
 - ``variant_views``    each variant's attention weights and probe (drawn by ``viz.variant_figure``
                        and ``widgets.masking_panel``)
-- ``check_masked_softmax``  the exercise's checker
 """
 from __future__ import annotations
 
 import dataclasses
-import textwrap
 
 import torch
 
-from .attention import masked_softmax
 from .choices import check_choice
 from .models import GPTConfig, MiniGPT
 
@@ -178,70 +175,3 @@ def variant_views(model, idx, pad_mask, t=None, *, variants=VARIANTS) -> dict:
         weights = m.attention_weights(idx, pad_mask)
         views[v] = {"weights": [w[0].mean(0) for w in weights], "probe": mask_probe(m, idx, pad_mask, t)}
     return views
-
-
-# ---------------------------------------------------------------- the exercise's checker
-
-def _check_cases(seed, trials):
-    g = torch.Generator().manual_seed(seed)
-    for n in range(trials):
-        B, T, S = 2, int(torch.randint(1, 6, (1,), generator=g)), int(torch.randint(1, 7, (1,), generator=g))
-        scores = torch.randn(B, T, S, generator=g, dtype=torch.float64) * (1 + 30 * (n % 3 == 2))
-        mask = torch.rand(B, T, S, generator=g) < 0.6
-        mask[0, 0] = False                                   # always at least one fully masked row
-        if n % 4 == 1:
-            mask[1] = True                                   # and a batch row with nothing masked
-        yield scores, mask
-
-
-def check_masked_softmax(fn, *, trials=24, seed=0, verbose=True) -> bool:
-    """Test ``fn(scores, mask)`` against ``minilib.masks.masked_softmax(..., "-inf")``.
-
-    Random float64 inputs, including fully masked rows and large scores; the weights must match,
-    and the gradients must match and be finite. Prints a hint (if ``verbose``) instead of raising;
-    returns True if all checks pass.
-    """
-    def say(message):                                       # wrapped, to fit a notebook's width
-        if verbose:
-            print(textwrap.fill(message, width=88))
-
-    for scores, mask in _check_cases(seed, trials):
-        s1 = scores.clone().requires_grad_(True)
-        s2 = scores.clone().requires_grad_(True)
-        try:
-            got = fn(s1, mask)
-        except NotImplementedError:
-            say("Not implemented yet. Hint: fill the masked scores before the softmax, then deal with the rows "
-                  "in which every key is masked (their weights should be all zeros).")
-            return False
-        want = masked_softmax(s2, mask, "-inf")
-        if not isinstance(got, torch.Tensor) or got.shape != want.shape:
-            say(f"Expected a tensor of shape {tuple(want.shape)}, got {getattr(got, 'shape', type(got))}.")
-            return False
-        full = ~mask.any(-1)
-        if not torch.isfinite(got).all():
-            where = "in fully masked rows" if torch.isfinite(got[~full]).all() else "in rows with allowed keys"
-            say(f"Your weights contain NaN or inf {where}. Hint: softmax of a row of -inf is 0/0.")
-            return False
-        if got.masked_fill(mask, 0.0).abs().max() > 0:
-            say("Masked keys get non-zero weight: the mask leaks. Hint: masked weights must be exactly 0.")
-            return False
-        if not torch.allclose(got[~full], want[~full], atol=1e-9, rtol=0):
-            say("Rows with allowed keys differ from the reference: they should sum to 1 over the allowed keys "
-                  "only (did the normaliser include masked scores?).")
-            return False
-        if got[full].abs().sum() > 0:
-            say("A fully masked row should give all-zero weights (nothing may be attended to).")
-            return False
-        w = torch.randn(want.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-        (got * w).sum().backward()
-        (want * w).sum().backward()
-        if s1.grad is None or not torch.isfinite(s1.grad).all():
-            say("The gradient with respect to the scores is missing or not finite. Hint: NaN can come back "
-                  "through a branch whose forward value you replaced; avoid computing 0/0 at all.")
-            return False
-        if not torch.allclose(s1.grad, s2.grad, atol=1e-9, rtol=0):
-            say("The gradients differ from the reference's.")
-            return False
-    say(f"All {trials} checks passed: no leak, fully masked rows give zeros, gradients finite and correct.")
-    return True

@@ -16,7 +16,7 @@ from IPython.display import display
 from . import experiments as E
 from .results import compare
 from .scale import SCALES, resolve_scale
-from .viz import padded_heatmap, plot_losses, smooth
+from .viz import WIDTH, padded_heatmap, plot_losses, smooth
 
 
 class LabPanel:
@@ -61,13 +61,15 @@ class LabPanel:
         return callback
 
     def _draw(self, extra=None):
-        runs = [r for r in self.results if r.experiment == self.experiment]
+        scale = self.scale.value                     # one scale per axis: languages and floors differ
+        runs = [r for r in self.results if r.experiment == self.experiment and r.scale == scale]
         with self.plot_out:
             self.plot_out.clear_output(wait=True)
-            ax = plot_losses(runs, title=f"{self.experiment}: training loss (this session)")
+            ax = plot_losses(runs, title="training loss, this session")
             if extra is not None:
                 ax.plot(smooth(extra[1]), color="k", lw=1.2, label=f"{extra[0]} (running)")
-                ax.legend(fontsize=8)
+                ax.set_title(f"training loss, this session ({scale} scale)")
+                ax.legend()
             plt.show()
 
     def run(self, variants=None, **overrides):
@@ -118,7 +120,7 @@ def masking_panel(views_by_model, pad_row):
         views = views_by_model[model.value]
         with out:
             out.clear_output(wait=True)
-            fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8), constrained_layout=True)
+            fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 3.8), constrained_layout=True)
             padded_heatmap(ax1, views[pick.value]["weights"][layer.value], pad_row, f"{pick.value}, layer {layer.value}")
             probes = [views[n]["probe"] for n in names]
             bars = ax2.bar(names, [max(p, 1e-8) for p in probes],
@@ -126,7 +128,7 @@ def masking_panel(views_by_model, pad_row):
             ax2.bar_label(bars, labels=[f"{p:.2g}" for p in probes])
             ax2.set_yscale("log")
             ax2.set_ylim(1e-8, 30 * max(probes + [1e-8]))
-            ax2.set_title("mask probe: change of real logits (0 drawn at 1e-8)", fontsize=9)
+            ax2.set_title("mask probe (0 drawn at 1e-8)")
             plt.show()
 
     for w in (pick, model, layer):

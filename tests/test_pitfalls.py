@@ -125,22 +125,6 @@ def test_fill_report_on_hand_made_weights():
     assert pitfalls.fill_report(w, mask) == {"leak": 0.25, "nan_in_partial_rows": False, "fully_masked_rows": "NaN"}
 
 
-def test_checker_accepts_correct_and_rejects_broken_softmaxes(capsys):
-    assert pitfalls.check_masked_softmax(lambda s, m: masked_softmax(s, m))
-    assert pitfalls.check_masked_softmax(reference_softmax)
-    assert not pitfalls.check_masked_softmax(lambda s, m: torch.softmax(s.masked_fill(~m, -math.inf), -1))
-    assert not pitfalls.check_masked_softmax(lambda s, m: masked_softmax(s, m, "zero"))
-    assert not pitfalls.check_masked_softmax(lambda s, m: torch.softmax(s, -1))
-
-    def todo(s, m):
-        raise NotImplementedError
-
-    assert not pitfalls.check_masked_softmax(todo)
-    assert "Hint" in capsys.readouterr().out
-    assert not pitfalls.check_masked_softmax(todo, verbose=False)
-    assert capsys.readouterr().out == ""
-
-
 def test_figure_and_panel_build():
     gpt = small_gpt()
     idx = torch.randint(0, V, (1, 8))
@@ -149,7 +133,7 @@ def test_figure_and_panel_build():
     assert set(views) == set(pitfalls.VARIANTS) and views["-inf"]["probe"] == 0.0
     assert views["-inf"]["weights"][0].shape == (8, 8)
     fig = viz.variant_figure(views, pad[0])
-    assert len(fig.axes) == 4                                         # three heatmaps and a colour bar
+    assert len([a for a in fig.axes if a.images]) == 3                # three heatmaps (2 x 2 grid, one blank)
     panel, update = widgets.masking_panel({"init": views}, pad[0])
     update()
     panel.children[0].children[0].value = "zero"                      # the toggle redraws without error

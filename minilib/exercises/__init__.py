@@ -1,0 +1,9 @@
+"""Exercise checkers: each tells the learner right or wrong (and why), and each is tested in ``tests/``
+to accept the solution and to reject at least one wrong answer.
+
+- ``feedback``         how a checker talks: wrapped messages, a True/False verdict, never a traceback
+- ``selection``        chapter 1: a query that shares the weight between two keys
+- ``masking``          chapter 3 and Lab 3: a masked softmax, the leak along a sentence, zero-then-renormalise
+- ``dot_vs_additive``  Lab 1: the parameters additive scores add; signal or seed noise
+- ``qkv_sharing``      Lab 2: self-scores of a model that shares Q and K
+"""
