@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -137,8 +138,8 @@ def test_setup_cell_is_a_no_op_outside_colab_and_installs_in_colab(source, users
     calls, out = _run_setup(source, "colab", tmp_path)
     magics = [c for c in calls if c[0] == "magic"]
     assert len(magics) == 1 and magics[0][1] == "pip", f"{users}: in Colab expected one %pip call: {calls}"
-    args = magics[0][2].split()
-    assert args[0] == "install" and f"git+{REPO_URL}@{BRANCH}" in args, f"{users}: {magics[0]}"
+    args = shlex.split(magics[0][2])
+    assert args[0] == "install" and f"minilib[viz] @ git+{REPO_URL}@{BRANCH}" in args, f"{users}: {magics[0]}"
     assert not {"-U", "--upgrade", "--force-reinstall", "torch", "--upgrade-strategy=eager"} & set(args), (
         f"{users}: the install must leave Colab's torch alone: {magics[0]}")
     assert ["widgets"] in calls, f"{users}: Colab's custom widget manager is not enabled"
@@ -187,7 +188,7 @@ def test_script_inserts_updates_and_is_idempotent(tmp_path):
         "(https://colab.research.google.com/github/org/repo/blob/main/labs/lab9.ipynb)")
     assert "Some *intro*." in _src(new["cells"][0]) and _src(new["cells"][0]).endswith("More.")
     assert new["cells"][1]["metadata"]["tags"] == ["colab-setup", "hide-input"]
-    assert "git+https://github.com/org/repo@main" in _src(new["cells"][1])
+    assert 'REPO = "https://github.com/org/repo@main"' in _src(new["cells"][1])
     assert new["cells"][2] == nb["cells"][1] and new["cells"][3] == nb["cells"][2], "other cells must not change"
     assert new["metadata"] == nb["metadata"]
 
@@ -198,7 +199,7 @@ def test_script_inserts_updates_and_is_idempotent(tmp_path):
     moved = json.loads(path.read_text())
     assert len(moved["cells"]) == 4
     assert _src(moved["cells"][0]).count("Open In Colab") == 1 and "neworg/newrepo/blob/main/labs" in _src(moved["cells"][0])
-    assert "git+https://github.com/neworg/newrepo@main" in _src(moved["cells"][1])
+    assert 'REPO = "https://github.com/neworg/newrepo@main"' in _src(moved["cells"][1])
 
 
 def test_script_moves_an_existing_setup_cell_and_rejects_untitled_notebooks(tmp_path):

@@ -7,7 +7,8 @@ For each notebook (default: ``chapters/*.ipynb`` and ``labs/*.ipynb``):
    ``[![Open In Colab](…colab-badge.svg)](https://colab.research.google.com/github/<org>/<repo>/blob/<branch>/<path>)``
    goes on the line after the title (an existing badge, wherever it is in that cell, is replaced);
 2. the cell after it is the setup cell (tags ``colab-setup`` and ``hide-input``): inside
-   Colab it ``%pip install``s minilib from the repository and enables Colab's widget manager;
+   Colab it ``%pip install``s minilib (with its ``viz`` extra, bertviz) from the repository and
+   enables Colab's widget manager;
    anywhere else it only prints the device minilib will use. An existing cell tagged
    ``colab-setup`` is updated and moved there.
 
@@ -36,11 +37,13 @@ BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research
 TITLE_RE = re.compile(r"^#\s+\S")
 
 SETUP_TEMPLATE = '''\
-# Setup. In Colab: install minilib (this course's library) from the repository, keeping
-# Colab's own PyTorch, and turn on Colab's widget manager. Elsewhere: nothing to install.
+# Setup. In Colab: install minilib (this course's library, with bertviz for the attention
+# views) from the repository, keeping Colab's own PyTorch, and turn on Colab's widget
+# manager. Elsewhere: nothing to install.
 import sys
 if "google.colab" in sys.modules:
-    get_ipython().run_line_magic("pip", "install -q {pip_url}")
+    REPO = "{repo}"
+    get_ipython().run_line_magic("pip", f"install -q 'minilib[viz] @ git+{{REPO}}'")
     from google.colab import output
     output.enable_custom_widget_manager()
 from minilib.device import pick_device
@@ -84,7 +87,7 @@ def badge(nb_path: str, repo_url: str, branch: str) -> str:
 
 
 def setup_source(repo_url: str, branch: str) -> str:
-    return SETUP_TEMPLATE.format(pip_url=f"git+{repo_url}@{branch}")
+    return SETUP_TEMPLATE.format(repo=f"{repo_url}@{branch}")
 
 
 def _text(source) -> str:
