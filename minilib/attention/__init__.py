@@ -7,6 +7,8 @@
 - ``vector_norms``  QK-norm (with a learned gain) and V-norm: ``l2`` or ``layer``
 - ``learned``       the family's learned scalars per head: cosine scale, Minkowski p, ReLU exponent
 - ``additive_fast`` how the additive score is computed fast (chunks, recomputation, torch.compile)
+- ``additive_triton`` additive attention as one fused GPU kernel (Triton): online softmax, backward
+                    by recomputation; tested on CPU through Triton's interpreter
 - ``functional``    ``attention(q, k, v, ...)``: the readable path beside PyTorch's fused kernel
 - ``multihead``     ``MultiHeadAttention``: ``project`` (x -> q, k, v), heads, output projection
 - ``options``       ``AttentionOptions``: the attention choices every model config inherits

@@ -4,11 +4,14 @@ The readable path is spelled out step by step (scores -> mask -> normaliser, e.g
 softmax -> weighted sum of values). The fast path (PyTorch's fused
 ``scaled_dot_product_attention``) stands beside it and is used when it computes exactly
 the same thing: dot-product scores, softmax, -inf masking, no weights requested. Tests hold the two paths equal.
+Additive scores have a fused GPU kernel too (``additive_triton``, Triton), used on CUDA tensors under the
+same conditions (``MINILIB_TRITON=0`` turns it off); elsewhere the readable path runs the chunked score.
 """
 from __future__ import annotations
 
 import torch.nn.functional as F
 
+from . import additive_triton
 from .masks import causal_mask, check_mask, check_masking, combine
 from .normalisers import check_normaliser, normalise
 from .scores import SCORES, check_score
@@ -32,7 +35,8 @@ def attention(q, k, v, *, score="dot", mask=None, masking="-inf", causal=False,
     mask: bool, broadcastable to ``[..., T, S]``, True where query i may attend to key j.
     causal: also forbid keys after the query (``j > i``; with S > T the queries are the last T positions).
     masking: ``"-inf"`` (before the softmax; correct) or ``"zero"`` (after it; leaks).
-    fast: allow the fused SDPA kernel where it computes the same thing (False: always the readable path).
+    fast: allow a fused kernel (SDPA; Triton for additive on CUDA) where it computes the same thing
+    (False: always the readable path).
     normaliser: how scores become weights (``normalisers``: softmax, relu / L**alpha, sigmoid);
     ``alpha``: the exponent of ``relu_Lalpha``.
     score_params: passed to the score function (``scale`` for dot/cosine/distances; ``p`` for minkowski;
@@ -52,6 +56,9 @@ def attention(q, k, v, *, score="dot", mask=None, masking="-inf", causal=False,
     if (fast and score == "dot" and normaliser == "softmax" and masking == "-inf" and not return_weights
             and set(score_params) <= {"scale"}):
         return _sdpa(q, k, v, mask, causal, dropout_p, score_params.get("scale"))
+    if (fast and score == "additive" and normaliser == "softmax" and masking == "-inf" and not return_weights
+            and additive_triton.supports(q, k, v, mask, dropout_p, **score_params)):
+        return additive_triton.attention(q, k, v, mask=mask, causal=causal, **score_params)
 
     # readable path
     skip_future = causal and masking == "-inf"           # future scores are never used: skip them
