@@ -16,7 +16,8 @@ from minilib.attention import MultiHeadAttention
 from minilib.models import BERTConfig, MiniBERT
 from minilib.models.bert import BertLayer, MLMHead
 from minilib.numpy_bert import (NumpyBERT, autograd_grads, check_layer_norm_backward, cross_entropy,
-                                cross_entropy_backward, embedding_grad, embedding_grad_loop, encoder_layer,
+                                cross_entropy_backward, embedding_grad, embedding_grad_loop, embedding_grad_rows,
+                                encoder_layer,
                                 encoder_layer_backward, feed_forward, feed_forward_backward, gelu, gelu_backward,
                                 gradient_check, layer_norm, layer_norm_backward, layer_norm_naive, linear,
                                 linear_backward, log_softmax, log_softmax_naive, mlm_head, mlm_head_backward,
@@ -223,6 +224,7 @@ def test_add_at_equals_the_loops_and_buffered_indexing_does_not():
     dout = RNG.normal(size=(2, 4, 3))
     fast, slow = embedding_grad(ids, dout, 10), embedding_grad_loop(ids, dout, 10)
     np.testing.assert_allclose(fast, slow, atol=1e-15)
+    np.testing.assert_allclose(embedding_grad_rows(ids, dout, 10), slow, atol=1e-15)
     np.testing.assert_allclose(fast[5], dout[0, 0] + dout[0, 2] + dout[0, 3] + dout[1, 3], atol=1e-15)
     buffered = np.zeros((10, 3))
     buffered[ids.reshape(-1)] += dout.reshape(-1, 3)                 # keeps one of the repeats per row

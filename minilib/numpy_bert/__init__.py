@@ -3,7 +3,7 @@
 - ``softmax``      the naive and the stable softmax, log-softmax, and the softmax's Jacobian-vector product
 - ``layernorm``    the one-pass (naive) and the stable layer norm, and its three-term backward
 - ``linear``       a linear map (``W [out, in]`` as ``nn.Linear``) and exact GELU, with backwards
-- ``embeddings``   token + position + segment embeddings; the lookup's gradient by ``np.add.at`` and by loops
+- ``embeddings``   token + position + segment embeddings; the lookup's gradient by ``np.add.at`` (two ways) and by loops
 - ``attention``    multi-head self-attention, the padding mask on the scores, and its backward
 - ``feedforward``  the GELU feed-forward block and its backward
 - ``layer``        one post-LN encoder layer (BERT's layout) and its backward
@@ -18,7 +18,7 @@
     grads = nb.backward(out)                       # keyed as minibert.named_parameters()
 """
 from .attention import self_attention, self_attention_backward
-from .embeddings import embed, embed_backward, embedding_grad, embedding_grad_loop
+from .embeddings import embed, embed_backward, embedding_grad, embedding_grad_loop, embedding_grad_rows
 from .exercises import check_layer_norm_backward
 from .feedforward import feed_forward, feed_forward_backward
 from .gradcheck import autograd_grads, finite_difference, gradient_check, rel_error, torch_reference
@@ -31,7 +31,7 @@ from .model import Forward, NumpyBERT
 from .softmax import log_softmax, log_softmax_naive, softmax, softmax_backward, softmax_naive
 
 __all__ = ["self_attention", "self_attention_backward", "embed", "embed_backward", "embedding_grad",
-           "embedding_grad_loop", "check_layer_norm_backward", "feed_forward", "feed_forward_backward",
+           "embedding_grad_loop", "embedding_grad_rows", "check_layer_norm_backward", "feed_forward", "feed_forward_backward",
            "autograd_grads", "finite_difference", "gradient_check", "rel_error", "torch_reference", "mlm_head",
            "mlm_head_backward", "encoder_layer", "encoder_layer_backward", "layer_norm", "layer_norm_backward",
            "layer_norm_naive", "gelu", "gelu_backward", "linear", "linear_backward", "cross_entropy",

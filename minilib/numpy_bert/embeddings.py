@@ -2,14 +2,19 @@
 
 A lookup ``E[ids]`` copies rows of the table. Its gradient *adds* back: row ``v`` of ``dE``
 is the sum of the upstream gradients at every position that holds token ``v``. A token that
-occurs twice in a batch must get both contributions. Three ways to write that:
+occurs twice in a batch must get both contributions. Ways to write that:
 
 - ``embedding_grad_loop``: a Python loop over the batch and the positions (seed 001's version);
-  correct, but one interpreted iteration per token;
+  correct, one interpreted row addition per token;
 - ``dE[ids] += dout``: looks right and is wrong. Fancy-index assignment is *buffered*: with a
   repeated id only one of its rows survives;
-- ``embedding_grad``: ``np.add.at(dE, ids, dout)``, the *unbuffered* scatter-add: correct and
-  vectorised (``benchmarks/bench_numpy_bert.py`` measures how much faster).
+- ``embedding_grad_rows``: ``np.add.at(dE, ids, dout)``, the *unbuffered* scatter-add of whole rows
+  (seed 001's suggested fix): correct, one call, but NumPy adds element by element inside it;
+- ``embedding_grad``: the same ``np.add.at`` on the flattened table, one index per element
+  (``ids * C + column``): NumPy's fast path for a 1-D scatter-add. The library uses this one.
+
+Which is fastest depends on the width ``C``: ``benchmarks/bench_numpy_bert.py`` measures it
+(``make bench``; ``benchmarks/results/bench_numpy_bert.json``).
 """
 from __future__ import annotations
 
@@ -21,7 +26,16 @@ from .layernorm import LayerNormCache, layer_norm, layer_norm_backward
 
 
 def embedding_grad(ids, dout, num_rows):
-    """``dE [num_rows, C]`` for ``out = E[ids]``: ``np.add.at`` adds every position's ``dout [..., C]`` to its row."""
+    """``dE [num_rows, C]`` for ``out = E[ids]``: ``np.add.at`` on the flat table, one index per element."""
+    C = dout.shape[-1]
+    grad = np.zeros(num_rows * C, dout.dtype)
+    at = (ids.reshape(-1, 1) * C + np.arange(C)).reshape(-1)          # element (id, c) sits at id * C + c
+    np.add.at(grad, at, dout.reshape(-1))
+    return grad.reshape(num_rows, C)
+
+
+def embedding_grad_rows(ids, dout, num_rows):
+    """The same gradient with ``np.add.at`` adding whole rows: ``dout [..., C]`` into row ``ids[...]``."""
     grad = np.zeros((num_rows, dout.shape[-1]), dout.dtype)
     np.add.at(grad, ids.reshape(-1), dout.reshape(-1, dout.shape[-1]))
     return grad
