@@ -77,7 +77,7 @@ bench: $(STAMP)
 # own python3 (its torch and Triton), not the venv; stops at once without CUDA. GPU_CHECK_ARGS="--dry-run"
 # runs every code path tiny on the CPU; "--out PATH" writes elsewhere.
 gpu-check:
-	PYTHONPATH=$(CURDIR) PYTHONUNBUFFERED=1 $${GPU_PYTHON:-python3} benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
+	PYTHONPATH=$(CURDIR) PYTHONUNBUFFERED=1 $(or $(GPU_PYTHON),python3) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 # Offline reading: MathJax, require.js, the ipywidgets HTML manager, d3 and jQuery, fetched once from the
 # npm registry (pinned, integrity-checked, cached in book/vendor/cache) and served from _static/vendor/.

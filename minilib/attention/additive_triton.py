@@ -60,7 +60,7 @@ def supports(q, k, v, mask=None, dropout_p=0.0, **score_params) -> bool:
     """Whether ``attention()`` may hand this additive case to the fused kernel (same maths, no copy)."""
     if not enabled() or set(score_params) != {"w_q", "w_k", "w2"} or dropout_p > 0:
         return False
-    tensors = (q, k, v, *score_params.values())
+    tensors = (q, k, v, *score_params.values(), *([] if mask is None else [mask]))
     on_device = all(t.is_cuda for t in tensors) or (interpreting() and not any(t.is_cuda for t in tensors))
     key_mask_only = mask is None or mask.shape[-2] == 1            # [..., 1, S]: a padding mask
     return on_device and key_mask_only and q.dtype in DTYPES and v.shape[-1] <= 256
