@@ -37,9 +37,9 @@ BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research
 TITLE_RE = re.compile(r"^#\s+\S")
 
 SETUP_TEMPLATE = '''\
-# Setup. In Colab: install minilib (this course's library, with bertviz for the attention
-# views) from the repository, keeping Colab's own PyTorch, and turn on Colab's widget
-# manager. Elsewhere: nothing to install.
+# Setup. In Colab: install minilib (this course's library, with bertviz for the
+# attention views) from the repository, keeping Colab's own PyTorch, and turn on
+# Colab's widget manager. Elsewhere: nothing to install.
 import sys
 if "google.colab" in sys.modules:
     REPO = "{repo}"

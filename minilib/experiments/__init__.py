@@ -1,7 +1,7 @@
 """Named, reproducible experiments: what the labs run, and what the stored reference runs were made by.
 
 - ``lm``   the causal-LM comparisons of seed 002 (dot vs additive, Q/K/V sharing, 0 vs -inf masking)
-           on MiniGPT: ``run``, ``run_all``, ``settings``, ``references``, ``head_qk``, ``probe_ids``
+           on MiniGPT: ``run``, ``run_all``, ``settings``, ``references``, ``scale_note``, ``head_qk``, ``probe_ids``
 
     from minilib.experiments import run
     r = run("dot_vs_additive", "additive", scale="smoke")
@@ -11,8 +11,8 @@ Each family module is also a command (``__main__`` dispatches to its ``main``) t
 """
 from ..results import RunResult, compare, load_references
 from .lm import (BASELINE, DATA_KEYS, EXPERIMENTS, MODEL_KEYS, RUN_KEYS, SCALE_SETTINGS, TRAIN_KEYS, check, head_qk,
-                 prepare_data, probe_ids, references, run, run_all, sample_sentences, settings)
+                 prepare_data, probe_ids, references, run, run_all, sample_sentences, scale_note, settings)
 
 __all__ = ["RunResult", "compare", "load_references", "BASELINE", "references", "DATA_KEYS", "EXPERIMENTS", "MODEL_KEYS", "RUN_KEYS",
            "SCALE_SETTINGS", "TRAIN_KEYS", "check", "head_qk", "prepare_data", "probe_ids", "run", "run_all",
-           "sample_sentences", "settings"]
+           "sample_sentences", "scale_note", "settings"]

@@ -57,6 +57,18 @@ TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 RUN_KEYS = ("n_samples", "eval_batches")
 
 
+def scale_note(scale) -> str:
+    """One sentence (Markdown) saying what a scale is: which language, how much data, which model."""
+    scale = resolve_scale(scale)
+    s = SCALE_SETTINGS[scale]
+    what = {"smoke": "seconds, for the tests", "cpu": "minutes on a laptop CPU",
+            "paper": "the write-up's configuration, for a GPU"}[scale]
+    return (f"`{scale}` scale ({what}): the synthetic language with {s['n_types']:,} word types, "
+            f"one epoch of {s['n_train_tokens']:,} training tokens, sentences cut to {s['max_len']} tokens, "
+            f"batches of {s['batch_size']}; a MiniGPT with {s['n_layer']} layers, {s['n_head']} heads and "
+            f"width {s['n_embd']}, trained at learning rate {s['lr']:g}.")
+
+
 def check(experiment, variant=None):
     check_choice("experiment", experiment, EXPERIMENTS)
     if variant is not None:
