@@ -34,17 +34,20 @@ class LabPanel:
         self.seed = W.IntText(value=seed, description="seed", layout=W.Layout(width="160px"))
         self.lr = W.FloatText(value=E.SCALE_SETTINGS[scale]["lr"], description="lr", layout=W.Layout(width="180px"))
         self.steps = W.IntText(value=0, description="steps", tooltip="0 = one epoch", layout=W.Layout(width="160px"))
+        self.diagnostics = W.Checkbox(value=False, description="diagnostics", indent=False, layout=W.Layout(width="auto"),
+                                      tooltip="gradient norm, learning rate, update/weight ratio per layer, NaN detector")
         self.scale.observe(lambda ch: setattr(self.lr, "value", E.SCALE_SETTINGS[ch["new"]]["lr"]), names="value")
         self.button = W.Button(description="Run", button_style="primary", icon="play")
         self.status = W.HTML()
         self.progress_out, self.plot_out, self.table_out = W.Output(), W.Output(), W.Output()
+        self.diag_out, self.history = W.Output(), None                   # the running (or last) run's History
         self.button.on_click(lambda _: self.run())
         wrap = W.Layout(flex_flow="row wrap", align_items="center")      # narrow pages: controls wrap
         self.scale.layout.width = "200px"
         self.widget = W.VBox([
             W.HBox([W.HTML("<b>variants</b>&nbsp;"), *self.picks.values()], layout=wrap),
-            W.HBox([self.scale, self.seed, self.lr, self.steps, self.button], layout=wrap),
-            self.status, self.progress_out, self.plot_out, self.table_out])
+            W.HBox([self.scale, self.seed, self.lr, self.steps, self.diagnostics, self.button], layout=wrap),
+            self.status, self.progress_out, self.plot_out, self.diag_out, self.table_out])
 
     def _ipython_display_(self):
         display(self.widget)
@@ -53,12 +56,24 @@ class LabPanel:
         last = [0.0]
 
         def callback(history):
+            self.history = history
             now = time.perf_counter()
             if now - last[0] < self.redraw_seconds:
                 return
             last[0] = now
             self._draw(extra=(variant, history.losses))
+            self._draw_diagnostics()
         return callback
+
+    def _draw_diagnostics(self):
+        """Gradient norm, learning rate and update/weight ratios of the running run (``diagnostics`` ticked)."""
+        if self.history is None or not self.history.grad_norms:
+            return
+        from .train import plot_diagnostics
+        with self.diag_out:
+            self.diag_out.clear_output(wait=True)
+            plot_diagnostics(self.history)
+            plt.show()
 
     def _draw(self, extra=None):
         scale = self.scale.value                     # one scale per axis: languages and floors differ
@@ -78,18 +93,21 @@ class LabPanel:
         if not variants:
             self.status.value = "<span style='color:#b00'>Pick at least one variant.</span>"
             return []
-        settings = {"lr": self.lr.value, **({"steps": self.steps.value} if self.steps.value > 0 else {}), **overrides}
+        settings = {"lr": self.lr.value, **({"steps": self.steps.value} if self.steps.value > 0 else {}),
+                    **({"diagnostics": True} if self.diagnostics.value else {}), **overrides}
         new = []
         self.button.disabled = True
         try:
             for v in variants:
                 self.status.value = f"running <b>{v}</b> at scale <b>{self.scale.value}</b>, seed {self.seed.value} …"
+                self.history = None
                 with self.progress_out:
                     r = E.run(self.experiment, v, self.scale.value, self.seed.value,
                               callback=self._live(v), **settings)
                 self.results.append(r)
                 new.append(r)
                 self._draw()
+                self._draw_diagnostics()
                 with self.table_out:
                     self.table_out.clear_output(wait=True)
                     display(compare(self.results, title="every run of this session"))

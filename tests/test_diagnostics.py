@@ -73,3 +73,15 @@ def test_the_detector_names_a_parameter_whose_gradient_overflows():
     with pytest.raises(ValueError, match="diagnostics_every must be >= 1"):
         train(gpt(), BATCHES, TrainConfig(steps=1, device="cpu", progress=False, diagnostics=True,
                                           diagnostics_every=0))
+
+
+def test_lab_panel_shows_diagnostics_live(monkeypatch):
+    import minilib.train
+    from minilib.widgets import LabPanel
+    drawn = []
+    monkeypatch.setattr(minilib.train, "plot_diagnostics", lambda h: drawn.append(len(h.grad_norms)))
+    panel = LabPanel("masking", scale="smoke", redraw_seconds=0.0)
+    panel.steps.value, panel.diagnostics.value = 12, True
+    panel.run(["-inf"])
+    assert len(panel.history.grad_norms) == 12 and panel.history.update_ratios
+    assert drawn and drawn[0] < 12 and drawn[-1] == 12                # drawn while running, and at the end
