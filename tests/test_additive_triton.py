@@ -193,9 +193,11 @@ def test_kernels_compile_for_hopper_without_spilling(kernel, dtype):
     ``tanh.approx`` assembly, layouts, register pressure) with the tile sizes the GPU uses."""
     triton = pytest.importorskip("triton", reason="Triton is not installed")
     from minilib.attention import additive_triton as AT
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("TRITON_INTERPRET=1 in this process: the kernels are interpreted, not compiled")
     fn = getattr(AT, f"_{kernel}_kernel")
     if not hasattr(fn, "arg_names") or not hasattr(triton.compiler, "ASTSource"):
-        pytest.skip("this Triton's offline compile API differs (or TRITON_INTERPRET is set)")
+        pytest.skip("this Triton's offline compile API differs from 3.6-3.7's")
     from triton.backends.compiler import GPUTarget
     dt = torch.float32 if dtype == "fp32" else torch.bfloat16
     blk = AT._blocks(dt, True, 64, 64, backward=kernel == "backward")     # the GPU's tiles, d = d_a = 64
