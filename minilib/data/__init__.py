@@ -8,6 +8,7 @@
 - ``downloads``  files from the network, pinned by size and SHA-256 (a wrong file is refused, never cached)
 - ``batches``    ``make_batches``: padded next-token batches (``Batch``)
 - ``mlm``        masked-language-modelling batches: BERT's 80/10/10 rule; static, dynamic, whole-word
+- ``subword``    ``SubwordTokenizer``: WordPiece (Hugging Face ``tokenizers``) that keeps each piece's word, for whole-word masking
 - ``floor``      ``true_loss``: the best possible loss on the very targets a model is scored on
 - ``mlm_floor``  ``mlm_floor``: the exact p(hidden word | rest of the sentence), the floor of an MLM loss
 
@@ -22,6 +23,7 @@ from .downloads import PINNED, CorpusUnavailableError
 from .floor import FloorLoss, floor_logprobs, true_loss
 from .grammar import Estimate, SyntheticLanguage
 from .mlm import MLMBatch, MLMBatches, mask_tokens
+from .subword import SubwordTokenizer, subword_batches
 from .mlm_floor import MLMFloor, floor_batches, floor_positions, masked_word_logprobs, mlm_floor
 from .tokenizer import Tokenizer
 
@@ -29,4 +31,5 @@ __all__ = ["Batch", "encode_corpus", "make_batches", "CORPORA", "PAPER_TRAIN_TOK
            "CorpusStats", "CorpusUnavailableError", "corpus_stats", "default_cache_dir", "load_corpus",
            "read_text_file", "split_sentences", "FloorLoss", "floor_logprobs", "true_loss", "Estimate",
            "SyntheticLanguage", "Tokenizer", "MLMBatch", "MLMBatches", "mask_tokens", "MLMFloor", "floor_batches",
-           "floor_positions", "masked_word_logprobs", "mlm_floor"]
+           "floor_positions", "masked_word_logprobs", "mlm_floor",
+           "SubwordTokenizer", "subword_batches"]

@@ -6,7 +6,7 @@ FAMILY is a module of ``minilib.experiments`` that has a ``main(argv)`` (e.g. ``
 import importlib
 import sys
 
-FAMILIES = ("lm",)
+FAMILIES = ("lm", "masking_strategies",)
 
 
 def main(argv=None):
