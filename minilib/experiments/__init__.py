@@ -3,7 +3,7 @@
 - ``lm``   the causal-LM comparisons of seed 002 (dot vs additive, Q/K/V sharing, 0 vs -inf masking)
            on MiniGPT: ``run``, ``run_all``, ``settings``, ``references``, ``scale_note``, ``head_qk``, ``probe_ids``
 - ``masking_strategies``  static, dynamic and whole-word MLM masking measured on MiniBERT (seed 001):
-           ``run``, ``load``, ``summary``, ``verdicts`` (import the module: its names overlap ``lm``'s)
+           ``run``, ``training_data``, ``load``, ``summary``, ``verdicts`` (import the module: its names overlap ``lm``'s)
 
     from minilib.experiments import run
     r = run("dot_vs_additive", "additive", scale="smoke")

@@ -160,19 +160,25 @@ def mlm_scores(model, batches, device=None) -> dict:
     return out
 
 
-def run(strategy, scale="auto", seed=0, *, progress=True, callback=None, **overrides) -> MaskingRun:
-    """Train MiniBERT with one masking strategy and score it on the fixed dev masks."""
+def training_data(strategy, scale="auto", seed=0, **overrides):
+    """``(settings, data, batches, model_config)`` of one run: ``batches`` is the ``MLMBatches`` it trains on."""
     check_choice("strategy", strategy, STRATEGIES)
-    scale = resolve_scale(scale)
     s = settings(scale, **overrides)
     d = prepare_data(*(s[k] for k in DATA_KEYS))
     tok = d["tok"]
-    seed_everything(seed)
     batches, word_ids = subword_batches(tok, d["corpus"].train, batch_size=s["batch_size"], max_len=s["max_len"],
-                                          seed=seed)
+                                        seed=seed)
     data = D.MLMBatches(batches, tokenizer=tok, mask_id=tok.mask_id, vocab_size=tok.vocab_size, strategy=strategy,
                         epochs=s["epochs"], seed=seed, word_ids=word_ids if strategy == "whole_word" else None)
     mcfg = BERTConfig(vocab_size=tok.vocab_size, block_size=s["max_len"] + 1, **{k: s[k] for k in MODEL_KEYS})
+    return s, d, data, mcfg
+
+
+def run(strategy, scale="auto", seed=0, *, progress=True, callback=None, **overrides) -> MaskingRun:
+    """Train MiniBERT with one masking strategy and score it on the fixed dev masks."""
+    scale = resolve_scale(scale)
+    s, d, data, mcfg = training_data(strategy, scale, seed, **overrides)
+    seed_everything(seed)
     model = MiniBERT(mcfg)
     tcfg = TrainConfig(lr=s["lr"], warmup=0.05, progress=progress)
     hist = train(model, data, tcfg, callback=callback)
@@ -188,7 +194,7 @@ def run(strategy, scale="auto", seed=0, *, progress=True, callback=None, **overr
         steps=hist.step, losses=[round(x, 4) for x in hist.losses], dev_loss=tok_scores["loss"],
         dev_accuracy=tok_scores["accuracy"], word_loss=word_scores["loss"], word_accuracy=word_scores["word_accuracy"],
         data=d["info"] | {"dev_targets": tok_scores["targets"], "dev_words_masked": word_scores["words"]})
-    result.model, result.tokenizer = model, tok          # not saved: for a look at the trained model
+    result.model, result.tokenizer = model, d["tok"]          # not saved: for a look at the trained model
     return result
 
 

@@ -20,6 +20,7 @@ held at 1 after ``total`` (the rate stays on its floor). BERT used linear decay 
 10,000-step warmup; cosine decay is the common choice today.
 
 ``warmup_steps(warmup, total)``: a warmup given as a count (>= 1) or as a ratio of the run (< 1).
+``transformers_rates(...)``: the same schedule computed by ``transformers`` (the reference for checks).
 
 ``lr_at(step, total, cfg)`` is the rate ``minilib.train.train`` uses at optimiser step ``step``
 (``cfg.schedule``, ``cfg.warmup``, ``cfg.min_lr_ratio``, ``cfg.lr_power``). It differs from the
@@ -76,3 +77,31 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     if step < warm:
         return cfg.lr * (step + 1) / warm
     return cfg.lr * schedule_factor(cfg.schedule, step, total, warm, cfg.min_lr_ratio, cfg.lr_power)
+
+
+def transformers_rates(name: str, total: int, warmup: int, floor: float = 0.0, power: float = 1.0,
+                       lr: float = 1.0) -> list:
+    """The rate at steps ``0..total`` from the matching ``transformers`` scheduler (table above), stepped as a
+    training loop steps it: the reference ``schedule_factor`` is checked against."""
+    import torch
+    import transformers as T
+    check_schedule(name)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    kw = {"num_warmup_steps": warmup}
+    if name == "constant":
+        sched = T.get_constant_schedule_with_warmup(opt, **kw)
+    elif name == "cosine" and floor == 0:
+        sched = T.get_cosine_schedule_with_warmup(opt, num_training_steps=total, **kw)
+    elif name == "cosine":
+        sched = T.get_cosine_with_min_lr_schedule_with_warmup(opt, num_training_steps=total, min_lr_rate=floor, **kw)
+    elif name == "linear" and floor == 0:
+        sched = T.get_linear_schedule_with_warmup(opt, num_training_steps=total, **kw)
+    else:                                         # linear with a floor is polynomial decay with power 1
+        sched = T.get_polynomial_decay_schedule_with_warmup(opt, num_training_steps=total, lr_end=floor * lr,
+                                                           power=1.0 if name == "linear" else power, **kw)
+    rates = []
+    for _ in range(total + 1):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return rates
