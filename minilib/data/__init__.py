@@ -8,7 +8,7 @@
 - ``downloads``  files from the network, pinned by size and SHA-256 (a wrong file is refused, never cached)
 - ``batches``    ``make_batches``: padded next-token batches (``Batch``)
 - ``mlm``        masked-language-modelling batches: BERT's 80/10/10 rule; static, dynamic, whole-word
-- ``subword``    ``SubwordTokenizer``: WordPiece (Hugging Face ``tokenizers``) that keeps each piece's word, for whole-word masking
+- ``subword``    ``SubwordTokenizer``: sub-words (Hugging Face ``tokenizers``, unigram) that keep their word, for whole-word masking
 - ``floor``      ``true_loss``: the best possible loss on the very targets a model is scored on
 - ``mlm_floor``  ``mlm_floor``: the exact p(hidden word | rest of the sentence), the floor of an MLM loss
 

@@ -1,11 +1,15 @@
-"""A sub-word (WordPiece) tokenizer trained on a corpus, which remembers the word each piece came from.
+"""A sub-word tokenizer trained on a corpus, which remembers the word each piece came from.
 
 Whole-word masking needs words that span several tokens. The course's word-level tokenizer
-never splits a word, so this module trains BERT's own kind of tokenizer, WordPiece, with
-Hugging Face's ``tokenizers`` library (installed with ``transformers``; nothing is downloaded):
-frequent words stay whole, rarer ones become pieces (``D ##r ##u ##b ##re``). Encoding returns
-the ids and, for each id, the index of its word in the sentence (``word_ids``; -1 for the
-special tokens), which is what ``MLMBatches(strategy="whole_word")`` needs.
+never splits a word, so this module trains a sub-word vocabulary with Hugging Face's
+``tokenizers`` library (installed with ``transformers``; nothing is downloaded): frequent
+words stay whole, rarer ones become pieces (``Dr u b rez``). The model is the *unigram*
+language model of SentencePiece (Kudo, 2018; used by ALBERT, T5 and XLNet), not BERT's
+WordPiece: the library's WordPiece and BPE trainers break ties between equally frequent
+merges in an order that changes from one process to the next, so their vocabularies are not
+reproducible, while the unigram trainer's is (tested). Encoding returns the ids and, for
+each id, the index of its word in the sentence (``word_ids``; -1 for the special tokens),
+which is what ``MLMBatches(strategy="whole_word")`` needs.
 
 The special tokens keep ``Tokenizer``'s ids (``<PAD>`` 0, ``<START>`` 1, ``<STOP>`` 2,
 ``<UNK>`` 3) and ``<MASK>`` is 4, so batches, masking and models work unchanged.
@@ -16,6 +20,8 @@ The special tokens keep ``Tokenizer``'s ids (``<PAD>`` 0, ``<START>`` 1, ``<STOP
                       strategy="whole_word", word_ids=word_ids)
 """
 from __future__ import annotations
+
+import json
 
 from .batches import make_batches
 from .mlm import encoder_rows
@@ -32,7 +38,7 @@ def _tokenizers():
 
 
 class SubwordTokenizer:
-    """WordPiece ids for sentences given as lists of words, with the word each id belongs to."""
+    """Sub-word ids for sentences given as lists of words, with the word each id belongs to."""
 
     pad_id, start_id, stop_id, unk_id, mask_id = 0, 1, 2, 3, 4
     SPECIALS = (*SPECIALS, Tokenizer.MASK)
@@ -44,17 +50,31 @@ class SubwordTokenizer:
             raise ValueError(f"the special tokens must have ids 0..4 in the order {self.SPECIALS}, got {ids}")
 
     @classmethod
-    def train(cls, sentences, vocab_size: int = 600, min_frequency: int = 2) -> "SubwordTokenizer":
-        """Learn a WordPiece vocabulary of at most ``vocab_size`` ids (specials included) from word lists."""
+    def train(cls, sentences, vocab_size: int = 600) -> "SubwordTokenizer":
+        """Learn a unigram sub-word vocabulary of at most ``vocab_size`` ids (specials included) from word lists."""
         tk = _tokenizers()
         if vocab_size <= len(cls.SPECIALS):
             raise ValueError(f"vocab_size must exceed the {len(cls.SPECIALS)} special tokens, got {vocab_size}")
-        hf = tk.Tokenizer(tk.models.WordPiece(unk_token=Tokenizer.UNK))
+        hf = tk.Tokenizer(tk.models.Unigram())
         hf.pre_tokenizer = tk.pre_tokenizers.WhitespaceSplit()
-        trainer = tk.trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                               special_tokens=list(cls.SPECIALS), show_progress=False)
+        trainer = tk.trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=list(cls.SPECIALS),
+                                             unk_token=Tokenizer.UNK, show_progress=False)
         hf.train_from_iterator((" ".join(s) for s in sentences), trainer)
-        return cls(hf)
+        return cls(cls._canonical(hf))
+
+    @classmethod
+    def _canonical(cls, hf, decimals=3):
+        """The same unigram model, reproducible: the trainer's scores vary in their last digits from one process
+        to the next, and characters it must keep get scores offset by 1e-4 in a random order. Scores rounded to
+        ``decimals``, pieces ordered by score and then text, give the same ids and splits every time."""
+        tk = _tokenizers()
+        special = set(cls.SPECIALS)
+        pieces = [(t, round(score, decimals)) for t, score in json.loads(hf.to_str())["model"]["vocab"]
+                  if t not in special]
+        vocab = [(t, 0.0) for t in cls.SPECIALS] + sorted(pieces, key=lambda p: (-p[1], p[0]))
+        out = tk.Tokenizer(tk.models.Unigram(vocab, unk_id=cls.unk_id, byte_fallback=False))
+        out.pre_tokenizer = tk.pre_tokenizers.WhitespaceSplit()
+        return out
 
     @property
     def vocab_size(self) -> int:
@@ -79,7 +99,7 @@ class SubwordTokenizer:
         return ids[0], word_ids[0]
 
     def pieces(self, word: str) -> list[str]:
-        """How one word is split (``##`` marks a piece that continues a word)."""
+        """How one word is split into pieces."""
         return self.hf.encode([word], is_pretokenized=True, add_special_tokens=False).tokens
 
     def decode(self, ids) -> list[str]:
@@ -87,7 +107,7 @@ class SubwordTokenizer:
         return [self.hf.id_to_token(int(i)) for i in ids]
 
     def __repr__(self):
-        return f"SubwordTokenizer(WordPiece, vocab_size={self.vocab_size})"
+        return f"SubwordTokenizer(unigram, vocab_size={self.vocab_size})"
 
 
 def subword_batches(tokenizer: SubwordTokenizer, sentences, *, batch_size=32, max_len=64, seed=0, **kw):

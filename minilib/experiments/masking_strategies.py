@@ -2,7 +2,7 @@
 
 The seed's review asks for "dynamic masking per epoch" and "whole word masking" in place of a
 mask drawn once. Here the three strategies of ``minilib.data.MLMBatches`` train the same MiniBERT
-on the same sub-word tokens (a WordPiece vocabulary trained on the synthetic corpus, so many
+on the same sub-word tokens (a unigram vocabulary trained on the synthetic corpus, so many
 words span several pieces) for the same number of steps, and are scored on the same held-out masks:
 
 - ``dev_loss`` / ``dev_accuracy``: cross-entropy and accuracy on dev sentences masked token by
@@ -105,7 +105,7 @@ def settings(scale="auto", **overrides) -> dict:
 
 @functools.lru_cache(maxsize=2)
 def prepare_data(n_train_tokens, n_types, dev_fraction, subword_vocab, max_len, batch_size, data_seed=0):
-    """The corpus, its WordPiece tokenizer, and the fixed dev batches with their word ids (cached per process)."""
+    """The corpus, its sub-word tokenizer, and the fixed dev batches with their word ids (cached per process)."""
     corpus = D.load_corpus("synthetic", n_train_tokens=n_train_tokens, n_types=n_types, dev_fraction=dev_fraction,
                            seed=data_seed)
     sub = SubwordTokenizer.train(corpus.train, vocab_size=subword_vocab)
