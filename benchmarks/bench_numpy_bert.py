@@ -66,15 +66,16 @@ def main(argv=None):
     import torch
 
     from minilib.provenance import provenance
-    load = lambda: round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+    def load():
+        return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     res = {"schema": 1, "provenance": provenance(torch.device("cpu")) | {"numpy": np.__version__,
                                                                        "load_avg_before": load()}, "sizes": {}}
     for name, (V, C, B, T) in SIZES.items():
         r = bench(V, C, B, T, 3 if args.quick else args.rounds)
         res["sizes"][name] = r
-        print(f"{name}: " + ", ".join(f"{w} {m:.2f} ms" for w, m in r["median_ms"].items())
-              + "; loops / np.add.at: " + ", ".join(f"{w.split(', ')[1]} {x:.2f}x" for w, x in r["speedup_vs_loops"].items()),
-              flush=True)
+        times = ", ".join(f"{w} {m:.2f} ms" for w, m in r["median_ms"].items())
+        ratios = ", ".join(f"{w.split(', ')[1]} {x:.2f}x" for w, x in r["speedup_vs_loops"].items())
+        print(f"{name}: {times}; loops / np.add.at: {ratios}", flush=True)
     res["provenance"]["load_avg_after"] = load()
     if not args.quick:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

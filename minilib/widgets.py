@@ -34,8 +34,9 @@ class LabPanel:
         self.seed = W.IntText(value=seed, description="seed", layout=W.Layout(width="160px"))
         self.lr = W.FloatText(value=E.SCALE_SETTINGS[scale]["lr"], description="lr", layout=W.Layout(width="180px"))
         self.steps = W.IntText(value=0, description="steps", tooltip="0 = one epoch", layout=W.Layout(width="160px"))
-        self.diagnostics = W.Checkbox(value=False, description="diagnostics", indent=False, layout=W.Layout(width="auto"),
-                                      tooltip="gradient norm, learning rate, update/weight ratio per layer, NaN detector")
+        self.diagnostics = W.Checkbox(value=False, description="diagnostics", indent=False,
+                                      layout=W.Layout(width="auto"),
+                                      tooltip="gradient norm, learning rate, update/weight ratios, NaN detector")
         self.scale.observe(lambda ch: setattr(self.lr, "value", E.SCALE_SETTINGS[ch["new"]]["lr"]), names="value")
         self.button = W.Button(description="Run", button_style="primary", icon="play")
         self.status = W.HTML()

@@ -11,7 +11,8 @@ from minilib.train.diagnostics import ema, locate_non_finite
 
 def rows(V=40, n=64, T=10, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return [[1, *[4 + (a + t) % (V - 4) for t in range(T)], 2] for a in torch.randint(0, V - 4, (n,), generator=g).tolist()]
+    starts = torch.randint(0, V - 4, (n,), generator=g).tolist()
+    return [[1, *[4 + (a + t) % (V - 4) for t in range(T)], 2] for a in starts]
 
 
 BATCHES = make_batches(rows(), batch_size=16, max_len=12, shuffle=False, bucket=False)
@@ -50,7 +51,8 @@ def test_the_detector_names_the_layer_with_an_injected_inf():
     m = gpt()
     with torch.no_grad():
         m.blocks[1].mlp.fc.weight[3, 0] = float("inf")
-    with pytest.raises(NonFiniteError, match=r"step 0: .* first appears in module 'blocks\.1\.mlp\.fc' \(Linear\)") as e:
+    with pytest.raises(NonFiniteError, match=r"step 0: .* first appears in module 'blocks\.1\.mlp\.fc' \(Linear\)") \
+            as e:
         train(m, BATCHES, TrainConfig(steps=5, device="cpu", progress=False, diagnostics=True))
     assert e.value.kind in ("inf", "nan") and isinstance(e.value, TrainingDiverged)
     assert torch.isfinite(m.blocks[0].mlp.fc.weight).all()           # stopped before the optimiser spread it

@@ -3,7 +3,6 @@ import json
 import math
 
 import pytest
-import torch
 
 pytest.importorskip("tokenizers", reason="Hugging Face tokenizers is installed with transformers (requirements.txt)")
 
@@ -41,7 +40,8 @@ def test_pieces_know_their_word(corpus_and_tok):
 
 def test_the_vocabulary_is_reproducible(corpus_and_tok):
     corpus, tok = corpus_and_tok
-    vocab = lambda t: sorted(t.hf.get_vocab().items(), key=lambda kv: kv[1])
+    def vocab(t):
+        return sorted(t.hf.get_vocab().items(), key=lambda kv: kv[1])
     for _ in range(3):                    # the raw trainer's order of equal-score pieces varies
         assert vocab(SubwordTokenizer.train(corpus.train, vocab_size=150)) == vocab(tok)
     with pytest.raises(ValueError, match="must exceed the 5 special tokens"):

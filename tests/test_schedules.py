@@ -54,7 +54,8 @@ def test_the_loop_selects_a_schedule_and_keeps_its_default():
 def counting_rows(V=40, n=128, T=10, seed=0):
     """Each row counts up from a random start (mod V - 4): every token is predictable from its neighbour."""
     g = torch.Generator().manual_seed(seed)
-    return [[1, *[4 + (a + t) % (V - 4) for t in range(T)], 2] for a in torch.randint(0, V - 4, (n,), generator=g).tolist()]
+    starts = torch.randint(0, V - 4, (n,), generator=g).tolist()
+    return [[1, *[4 + (a + t) % (V - 4) for t in range(T)], 2] for a in starts]
 
 
 def test_range_test_on_minigpt_and_minibert_leaves_the_weights_unchanged():

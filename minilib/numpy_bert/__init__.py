@@ -9,7 +9,8 @@
 - ``layer``        one post-LN encoder layer (BERT's layout) and its backward
 - ``head``         the MLM head, its decoder tied to the token embedding
 - ``loss``         cross-entropy over the masked positions, from a stable log-softmax
-- ``model``        ``NumpyBERT``: the whole model; weights copy to and from MiniBERT; seed 001's mask bug as an option
+- ``model``        ``NumpyBERT``: the whole model; weights copy to and from MiniBERT; seed 001's mask bug
+                   as an option
 - ``gradcheck``    the backward against ``torch.autograd`` and central finite differences, per parameter
 - ``exercises``    the chapter's exercise checker (the layer-norm backward)
 
@@ -31,7 +32,8 @@ from .model import Forward, NumpyBERT
 from .softmax import log_softmax, log_softmax_naive, softmax, softmax_backward, softmax_naive
 
 __all__ = ["self_attention", "self_attention_backward", "embed", "embed_backward", "embedding_grad",
-           "embedding_grad_loop", "embedding_grad_rows", "check_layer_norm_backward", "feed_forward", "feed_forward_backward",
+           "embedding_grad_loop", "embedding_grad_rows", "check_layer_norm_backward", "feed_forward",
+           "feed_forward_backward",
            "autograd_grads", "finite_difference", "gradient_check", "rel_error", "torch_reference", "mlm_head",
            "mlm_head_backward", "encoder_layer", "encoder_layer_backward", "layer_norm", "layer_norm_backward",
            "layer_norm_naive", "gelu", "gelu_backward", "linear", "linear_backward", "cross_entropy",

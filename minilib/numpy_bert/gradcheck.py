@@ -34,8 +34,6 @@ def rel_error(a, b) -> float:
 
 def torch_reference(model: NumpyBERT):
     """A float64 MiniBERT with ``model``'s weights and no dropout, in eval mode."""
-    import torch
-
     from ..models import MiniBERT
     ref = MiniBERT(dataclasses.replace(model.config, dropout=0.0)).double().eval()
     return model.astype(np.float64).load_into(ref)

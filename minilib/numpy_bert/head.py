@@ -22,7 +22,7 @@ class HeadCache(NamedTuple):
 
 
 def mlm_head(p, x, eps=1e-12):
-    """``p``: ``head.dense.*``, ``head.ln.*``, ``head.decoder.bias`` and ``tok_emb.weight``. Returns ``(logits, cache)``."""
+    """``p``: ``head.dense.*``, ``head.ln.*``, ``head.decoder.bias``, ``tok_emb.weight``. Returns (logits, cache)."""
     h = linear(x, p["head.dense.weight"], p["head.dense.bias"])
     z, ln = layer_norm(gelu(h), p["head.ln.weight"], p["head.ln.bias"], eps)
     logits = linear(z, p["tok_emb.weight"], p["head.decoder.bias"])           # [B, T, V]

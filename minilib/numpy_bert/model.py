@@ -22,7 +22,7 @@ import numpy as np
 from ..choices import check_choice
 from .embeddings import EmbeddingCache, embed, embed_backward
 from .head import HeadCache, mlm_head, mlm_head_backward
-from .layer import LayerCache, _sub, encoder_layer, encoder_layer_backward
+from .layer import _sub, encoder_layer, encoder_layer_backward
 from .loss import LossCache, cross_entropy, cross_entropy_backward
 
 PAD_IN = ("scores", "embeddings")
@@ -33,7 +33,7 @@ class Forward(NamedTuple):
     logits: np.ndarray                  # [B, T, V]
     loss: float | None
     emb: EmbeddingCache
-    layers: list                        # a LayerCache per layer
+    layers: list                        # a layer.LayerCache per layer
     head: HeadCache
     loss_cache: LossCache | None
     pad_mask: np.ndarray | None         # what the padding did (the bug multiplies by it)
@@ -52,8 +52,8 @@ class NumpyBERT:
         if np.dtype(dtype) not in [np.dtype(d) for d in DTYPES]:
             raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
         if config.score != "dot" or config.qkv != "separate" or not config.tie_weights:
-            raise ValueError("NumpyBERT implements BERT itself: score='dot', qkv='separate', tie_weights=True; "
-                             f"got score={config.score!r}, qkv={config.qkv!r}, tie_weights={config.tie_weights}")
+            raise ValueError("NumpyBERT implements BERT itself: score='dot', qkv='separate', tie_weights=True; got "
+                             f"score={config.score!r}, qkv={config.qkv!r}, tie_weights={config.tie_weights}")
         self.config, self.dtype = config, np.dtype(dtype)
         missing = set(self.param_names(config)) - set(params)
         if missing:
@@ -98,7 +98,8 @@ class NumpyBERT:
     @classmethod
     def from_torch(cls, model, dtype=np.float64):
         """A copy of a MiniBERT's weights."""
-        return cls(model.config, {k: v.detach().cpu().double().numpy().copy() for k, v in model.named_parameters()}, dtype)
+        params = {k: v.detach().cpu().double().numpy().copy() for k, v in model.named_parameters()}
+        return cls(model.config, params, dtype)
 
     def load_into(self, model):
         """Copy these weights into a MiniBERT (in its own dtype); returns the model."""

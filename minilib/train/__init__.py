@@ -12,8 +12,10 @@
 from .diagnostics import Diagnostics, NonFiniteError, grad_norm, locate_non_finite, plot_diagnostics
 from .loop import History, TrainConfig, TrainingDiverged, make_optimizer, train, train_step
 from .range_test import RangeTest, lr_range_test
-from .schedules import SCHEDULES, decay, lr_at, schedule_factor, transformers_rates, warmup_steps
+from .schedules import (SCHEDULES, decay, lr_at, schedule_factor, transformers_rates,
+                        warmup_steps)
 
 __all__ = ["History", "TrainConfig", "TrainingDiverged", "make_optimizer", "train", "train_step", "lr_at",
-           "SCHEDULES", "decay", "schedule_factor", "transformers_rates", "warmup_steps", "RangeTest", "lr_range_test", "Diagnostics",
+           "SCHEDULES", "decay", "schedule_factor", "transformers_rates", "warmup_steps", "RangeTest", "lr_range_test",
+           "Diagnostics",
            "NonFiniteError", "grad_norm", "locate_non_finite", "plot_diagnostics"]

@@ -99,7 +99,7 @@ def locate_non_finite(model, batch):
 
 
 def locate_non_finite_grad(model):
-    """``(where, kind)`` for the parameter nearest the output (last in registration order) with a non-finite gradient."""
+    """``(where, kind)``: the parameter nearest the output (last registered) whose gradient is not finite."""
     for name, p in reversed(list(model.named_parameters())):
         if p.grad is not None:
             kind = _kind([p.grad])

@@ -48,7 +48,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True                  # bf16 autocast on CUDA
     progress: bool = True
-    diagnostics: bool = False         # gradient norm, update/weight ratios, smoothed loss, NaN detector (diagnostics.py)
+    diagnostics: bool = False         # grad norm, update/weight ratios, smoothed loss, NaN detector (diagnostics.py)
     diagnostics_every: int = 10       # update/weight ratios every this many steps
 
     def __post_init__(self):

@@ -72,7 +72,7 @@ def schedule_factor(name: str, step: int, total: int, warmup: int, floor: float 
 
 
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
-    """The training loop's rate at optimiser step ``step`` of ``total``: warmup ``(step + 1) / warmup``, then the schedule."""
+    """The loop's rate at optimiser step ``step`` of ``total``: warmup ``(step + 1) / warmup``, then the schedule."""
     warm = warmup_steps(cfg.warmup, total)
     if step < warm:
         return cfg.lr * (step + 1) / warm
@@ -93,7 +93,8 @@ def transformers_rates(name: str, total: int, warmup: int, floor: float = 0.0, p
     elif name == "cosine" and floor == 0:
         sched = T.get_cosine_schedule_with_warmup(opt, num_training_steps=total, **kw)
     elif name == "cosine":
-        sched = T.get_cosine_with_min_lr_schedule_with_warmup(opt, num_training_steps=total, min_lr_rate=floor, **kw)
+        sched = T.get_cosine_with_min_lr_schedule_with_warmup(opt, num_training_steps=total, min_lr_rate=floor,
+                                                              **kw)
     elif name == "linear" and floor == 0:
         sched = T.get_linear_schedule_with_warmup(opt, num_training_steps=total, **kw)
     else:                                         # linear with a floor is polynomial decay with power 1
