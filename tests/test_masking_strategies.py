@@ -76,7 +76,7 @@ def test_word_ids_line_up_with_their_tokens_in_shuffled_batches(corpus_and_tok):
 
 def test_verdicts_follow_the_spread():
     def fake(variant, seed, loss, acc):
-        return ms.MaskingRun(ms.EXPERIMENT, variant, "x", seed, {}, 0, {}, 0.0, 0, [], loss, acc, loss, acc)
+        return ms.MaskingRun(ms.EXPERIMENT, variant, "x", seed, {}, 0, {}, 0.0, 1, [loss - 1], loss, acc, loss, acc)
     runs = [fake("static", s, 5.9 + 0.01 * s, 0.12) for s in range(3)]
     runs += [fake("dynamic", s, 5.1 + 0.01 * s, 0.15 + 0.001 * s) for s in range(3)]
     runs += [fake("whole_word", s, 5.1 + 0.3 * (s - 1), 0.15 + 0.05 * (s - 1)) for s in range(3)]
@@ -88,6 +88,8 @@ def test_verdicts_follow_the_spread():
     flipped = [fake(r.variant, r.seed, 6.5 if r.variant == "dynamic" else r.dev_loss, r.dev_accuracy) for r in runs]
     assert ms.compare_two(flipped, "dev_loss", "dynamic", "static", True)["verdict"] == "refuted (the opposite)"
     assert "claimed -&gt; measured" in table._repr_html_() and "no clear difference" in str(table)
+    text = str(ms.summary(runs))
+    assert "5.910 ± 0.010" in text and "0.150 ± 0.050" in text         # static's dev loss, whole_word's accuracy
 
 
 def test_a_smoke_run_trains_and_scores(tmp_path):

@@ -26,7 +26,6 @@ import dataclasses
 import functools
 import json
 import math
-import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -93,6 +92,12 @@ class MaskingRun:
     @classmethod
     def load(cls, path) -> "MaskingRun":
         return cls(**json.loads(Path(path).read_text()))
+
+    @property
+    def final_train_loss(self) -> float:
+        """Mean training loss over the last 5% of steps (on this strategy's own training masks)."""
+        tail = self.losses[-max(1, len(self.losses) // 20):]
+        return sum(tail) / len(tail) if tail else float("nan")
 
 
 def settings(scale="auto", **overrides) -> dict:
@@ -204,18 +209,22 @@ def load(scale="cpu", directory=RESULTS_DIR) -> list:
     return sorted(runs, key=lambda r: (STRATEGIES.index(r.variant), r.seed))
 
 
+SUMMARY = {"final_train_loss": "train loss", "dev_loss": "dev loss", "dev_accuracy": "dev accuracy",
+           "word_loss": "whole-word loss", "word_accuracy": "word accuracy"}
+
+
 def summary(runs) -> Table:
     """Mean ± standard deviation over seeds of every score, per strategy."""
-    metrics = ("dev_loss", "dev_accuracy", "word_loss", "word_accuracy")
-    stats = {m: spread(runs, m) for m in metrics}
+    stats = {m: spread(runs, m) for m in SUMMARY}
     rows = []
     for v in [s for s in STRATEGIES if s in stats["dev_loss"]]:
-        st = {m: stats[m][v] for m in metrics}
-        rows.append([v, st["dev_loss"]["n"]] + [f"{st[m]['mean']:.4f} ± {st[m]['sd']:.4f}" for m in metrics])
-    return Table(["strategy", "seeds", "dev loss", "dev accuracy", "whole-word loss", "word accuracy"], rows,
+        st = {m: stats[m][v] for m in SUMMARY}
+        rows.append([v, st["dev_loss"]["n"]] + [f"{st[m]['mean']:.3f} ± {st[m]['sd']:.3f}" for m in SUMMARY])
+    return Table(["strategy", "seeds", *SUMMARY.values()], rows,
                  title="masking strategies on MiniBERT: mean ± sd over seeds",
-                 note="dev: token-level 15% masks; whole-word: the same dev sentences masked word by word "
-                      "(a word is right only if all its pieces are).")
+                 note="train: the last 5% of steps, on each strategy's own training masks; dev: token-level 15% "
+                      "masks; whole-word: the same dev sentences masked word by word (a word is right only if all "
+                      "its pieces are).")
 
 
 def compare_two(runs, metric, a, b, lower_is_better) -> dict:
