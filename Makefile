@@ -8,6 +8,8 @@ TEST_STAMP := $(VENV)/.installed-test
 JB := $(BIN)/jupyter-book build . --all -W -n --keep-going
 PIP := $(BIN)/pip install -q --disable-pip-version-check
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
+# The kernel settings notebooks run with here: SVG figures sized for the book (book/ipython/).
+export IPYTHONDIR := $(CURDIR)/book/ipython
 
 .PHONY: book test unit notebooks book-smoke browser vendor lab reproduce bench gpu-check clean
 
@@ -65,11 +67,14 @@ browser: $(STAMP)
 reproduce: $(STAMP)
 	$(BIN)/python -m minilib.experiments lm --scale cpu --seeds 0 1 2
 	$(BIN)/python -m minilib.experiments lm --scale paper --seeds 0
+	$(BIN)/python -m minilib.experiments masking_strategies --scale cpu --seeds 0 1 2
 
 # Speed of every attention variant (time and memory), ~10 min on a 2-core CPU; writes
 # benchmarks/results/bench_<cpu|cuda>.json, which book/speed.ipynb reads. Run it on a quiet machine.
+# Then the NumPy BERT's embedding gradient, np.add.at against loops (~1 min; bench_numpy_bert.json, chapter 5).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_attention.py
+	$(BIN)/python benchmarks/bench_numpy_bert.py
 
 # On a GPU machine (<= 8 min on one H100/H200): the fused additive kernel's tests compiled for the GPU, its
 # speed against the chunked path and SDPA, as a fraction of the special-function-unit roofline, and the
