@@ -4,6 +4,10 @@
            on MiniGPT: ``run``, ``run_all``, ``settings``, ``references``, ``scale_note``, ``head_qk``, ``probe_ids``
 - ``masking_strategies``  static, dynamic and whole-word MLM masking measured on MiniBERT (seed 001):
            ``run``, ``training_data``, ``load``, ``summary``, ``verdicts`` (import the module: its names overlap ``lm``'s)
+- ``stability``  Lab 4: which attention trains stably? MiniBERT MLM over a learning-rate grid, every variant
+           of the score family, three seeds (seed 000): ``run``, ``sweep``, ``load``, ``VARIANTS``, ``TOGGLES``
+- ``stability_claims``  reading that sweep: per-variant best loss, stable LR range, LR sensitivity, and the
+           log's claims with computed verdicts (``summary_table``, ``claims_table``)
 
     from minilib.experiments import run
     r = run("dot_vs_additive", "additive", scale="smoke")
