@@ -9,7 +9,11 @@ What a learner reading ``_build/html`` offline must see, checked from the render
 - every bertviz view drawn (an SVG with the tokens),
 - no console error, no uncaught exception, no failed request, and no request at all
   to anything but the book's own files,
-- prev/next navigation on every content page, and the search page finding a word.
+- prev/next navigation on every content page, and the search page finding a word;
+- a page readable at the book's width (1280 px window): no element wider than the content
+  column, no code or output that scrolls sideways, no output taller than ``MAX_OUTPUT_PX``
+  unless collapsed, and no figure text smaller than ``minilib.style.MIN_TEXT_PX`` as shown
+  (SVG figures are read for their font sizes and scaled by their displayed width).
 
 Pages are opened from ``file://`` (how a learner opens a downloaded book); the search
 is checked both from ``file://`` and from a local HTTP server. Every request that is not
@@ -23,6 +27,7 @@ browser download is not used.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
 import json
@@ -32,6 +37,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -46,10 +52,13 @@ SOURCES = ["_config.yml", "_toc.yml", "book", "chapters", "labs", "minilib"]
 SKIP_DIRS = {"_static", "_sources", "_images", "reports", "_downloads", "vendor", ".doctrees", "build"}
 ALLOWED_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome-error:")
 RENDER_TIMEOUT_MS = 20_000
+MAX_OUTPUT_PX = 1600          # an output taller than this (about two screens) must be collapsed
 # Console messages that are not errors of the book (none today; add with a reason).
 CONSOLE_ALLOW: list[re.Pattern] = []
 
 import playwright.sync_api as sync_api  # noqa: E402  (requirements.txt; a missing package is a failure, not a skip)
+
+from minilib.style import MIN_TEXT_PX  # noqa: E402
 
 
 # --------------------------------------------------------------------------- the build
@@ -144,6 +153,39 @@ class Page:
 # Runs in the page: waits for MathJax, images, widgets and bertviz, then reports what it sees.
 PROBE_JS = r"""
 async () => {
+  // What does not fit the content column: elements wider than it, boxes that scroll sideways,
+  // outputs taller than a screenful or two, and the size of every figure's text on the page.
+  const layoutReport = () => {
+    const col = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+    const right = col.getBoundingClientRect().right;
+    const skip = e => e.closest('mjx-container, div[id^="bertviz-"], .bd-sidebar, .bd-header, nav');
+    const wide = [], scrolls = [], tall = [], inlineSvg = [];
+    for (const e of col.querySelectorAll('pre, table, img, svg, .cell_output, .output, .widget-subarea, .jp-OutputArea-output')) {
+      if (skip(e)) continue;
+      const r = e.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;                       // collapsed or hidden
+      const what = `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}: ${(e.getAttribute('src') || e.textContent || '').trim().slice(0, 60)}`;
+      if (r.right > right + 2) wide.push(`${what} (${Math.round(r.right - right)} px past the column)`);
+      const ox = getComputedStyle(e).overflowX;
+      if ((ox === 'auto' || ox === 'scroll') && e.scrollWidth > e.clientWidth + 2)
+        scrolls.push(`${what} (${e.scrollWidth} px of content in ${e.clientWidth} px)`);
+      if (e.matches('.cell_output, .output') && r.height > %(tall)d && !e.closest('details'))
+        tall.push(`${what} (${Math.round(r.height)} px tall)`);
+    }
+    for (const svg of col.querySelectorAll('svg')) {                      // figures drawn inline (widgets)
+      if (skip(svg)) continue;
+      // a text's size is its largest piece: the exponent of "10^2" is set smaller on purpose
+      const sizes = [...svg.querySelectorAll('text')].map(t => {
+        const parts = t.querySelectorAll('tspan').length ? [...t.querySelectorAll('tspan')] : [t];
+        const fs = Math.max(...parts.map(x => parseFloat(getComputedStyle(x).fontSize) || 0));
+        const m = t.getScreenCTM();
+        return m && fs ? fs * Math.hypot(m.a, m.b) : null; }).filter(x => x);
+      if (sizes.length) inlineSvg.push(Math.min(...sizes));
+    }
+    const images = [...col.querySelectorAll('img')].filter(i => !skip(i) && i.clientWidth > 0)
+        .map(i => ({src: i.getAttribute('src'), client: i.clientWidth, natural: i.naturalWidth}));
+    return {column: Math.round(col.getBoundingClientRect().width), wide, scrolls, tall, inlineSvg, images};
+  };
   const sleep = ms => new Promise(r => setTimeout(r, ms));
   const deadline = Date.now() + %(timeout)d;
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
@@ -186,9 +228,10 @@ async () => {
     bertviz: bertviz.length,
     bertvizRendered: bertviz.filter(bertvizDone).length,
     prevNext: document.querySelectorAll('.prev-next-area a').length,
+    layout: layoutReport(),
   };
 }
-""" % {"timeout": RENDER_TIMEOUT_MS}
+""" % {"timeout": RENDER_TIMEOUT_MS, "tall": MAX_OUTPUT_PX}
 
 
 def check_page(browser, root: Path, path: Path) -> tuple[dict, list[str]]:
@@ -219,7 +262,55 @@ def check_page(browser, root: Path, path: Path) -> tuple[dict, list[str]]:
         problems.append(f"bertviz: {info['bertvizRendered']}/{info['bertviz']} views drawn")
     if path.name != "genindex.html" and not info["prevNext"]:
         problems.append("no prev/next navigation")
+    problems += layout_problems(info["layout"], path)
     return info, problems
+
+
+def _svg_text_px(svg: str) -> list[float]:
+    """The size (in the SVG's user units) of every text of an SVG document: the largest font size
+    inside each ``<text>`` (a superscript such as the exponent of "10^2" is set smaller on purpose)."""
+    sizes = []
+    for text in re.findall(r"<text\b.*?</text>", svg, re.S):
+        found = [float(x) for x in re.findall(r"font-size:\s*([\d.]+)px", text)]
+        found += [float(x) for x in re.findall(r"font:\s*(?:\w+\s+)*([\d.]+)px", text)]
+        if found:
+            sizes.append(max(found))
+    return sizes
+
+
+def _svg_source(src: str, page: Path) -> str | None:
+    if src.startswith("data:image/svg+xml"):
+        head, data = src.split(",", 1)
+        return base64.b64decode(data).decode() if ";base64" in head else urllib.parse.unquote(data)
+    if src.split("?")[0].endswith(".svg") and not src.startswith(("http:", "https:")):
+        f = (page.parent / urllib.parse.unquote(src.split("?")[0])).resolve()
+        return f.read_text(encoding="utf-8", errors="replace") if f.exists() else None
+    return None
+
+
+def layout_problems(layout: dict, page: Path) -> list[str]:
+    """Readable at the book's width: nothing wider than the column, no sideways scrolling, no endless
+    output, and no figure text smaller than ``minilib.style.MIN_TEXT_PX`` as displayed."""
+    out = [f"wider than the content column ({layout['column']} px): {w}" for w in layout["wide"]]
+    out += [f"scrolls sideways: {w}" for w in layout["scrolls"]]
+    out += [f"output not collapsed: {w}" for w in layout["tall"]]
+    small = [f"inline figure text {px:.1f} px" for px in layout["inlineSvg"] if px < MIN_TEXT_PX]
+    for img in layout["images"]:
+        src = img["src"] or ""
+        if "colab-badge" in src:
+            continue
+        svg = _svg_source(src, page)
+        if svg is None:                                                   # a raster image: not shrunk much
+            if img["natural"] and img["client"] < 0.9 * img["natural"]:
+                small.append(f"raster image shrunk to {img['client'] / img['natural']:.0%}: {src[:80]}")
+            continue
+        m = re.search(r'viewBox="[\d.\-]+ [\d.\-]+ ([\d.]+) [\d.]+"', svg)
+        sizes = _svg_text_px(svg)
+        if m and sizes:
+            px = min(sizes) * img["client"] / float(m.group(1))
+            if px < MIN_TEXT_PX:
+                small.append(f"figure text {px:.1f} px (smallest, as displayed {img['client']} px wide): {src[:70]}")
+    return out + [f"text too small to read (< {MIN_TEXT_PX} px): {x}" for x in small]
 
 
 # --------------------------------------------------------------------------- the tests
