@@ -84,17 +84,16 @@ def manhattan_scores(q, k, *, scale=None, causal=False):
 def minkowski_scores(q, k, *, p=2.0, scale=None, eps=1e-6, causal=False):
     """``-(sum_c |q_ic - k_jc|^p)^(1/p) * scale``; ``p`` a number or a tensor broadcastable to the scores.
 
-    Written as ``m * (sum (|q - k| / m)^p)^(1/p)`` with ``m = max |q - k|``, which cannot overflow
-    for large p and shows the limit: the sum tends to 1 (the largest term) and the distance to ``m``,
-    the Chebyshev distance. Differences below ``eps`` are raised to ``eps`` so that the gradient
-    stays finite where ``q_i = k_j`` (e.g. a token's own key under Q = K sharing).
+    Computed as ``exp(logsumexp_c(p * log |q_ic - k_jc|) / p)``: a log-sum-exp, which cannot overflow
+    for large p and shows the limit, since ``logsumexp(p * a) / p -> max(a)`` as ``p -> inf``: the
+    distance tends to ``max_c |q_ic - k_jc|``, the Chebyshev distance. Differences below ``eps`` are
+    raised to ``eps``, so the log and the gradient stay finite where ``q_i = k_j`` (e.g. a token's own
+    key under Q = K sharing).
     """
-    diff = _differences(q, k).clamp_min(eps)                            # [..., T, S, d]
-    m = diff.amax(-1, keepdim=True)                                     # [..., T, S, 1]
+    log_diff = torch.log(_differences(q, k).clamp_min(eps))              # [..., T, S, d]
     p = torch.as_tensor(p, dtype=q.dtype, device=q.device)
-    p = p.unsqueeze(-1) if p.dim() else p                               # broadcast over d
-    dist = m.squeeze(-1) * ((diff / m) ** p).sum(-1) ** (1.0 / p.squeeze(-1) if p.dim() else 1.0 / p)
-    return -dist * _scale(q, scale)
+    p_d = p.unsqueeze(-1) if p.dim() else p                             # broadcast over d
+    return -torch.exp(torch.logsumexp(p_d * log_diff, dim=-1) / p) * _scale(q, scale)
 
 
 def chebyshev_scores(q, k, *, scale=None, causal=False):
