@@ -43,7 +43,7 @@ def test_divergence_is_recorded_not_raised(monkeypatch):
     monkeypatch.setattr(S, "train", exploding)
     r = S.run("softmax", lr=1.0, scale="smoke")
     assert r["diverged"] and r["diverged_step"] == 27 and math.isnan(r["dev_loss"])
-    assert r["init_loss"] == 5.0 and SC.final_loss(r) == 5.0 and not SC.trained(r)
+    assert r["init_loss"] == 5.0 and SC.final_loss(r) == 5.0 and not SC.trained(r, thr=10.0)
 
 
 def test_sweep_stores_with_provenance_and_resumes(tmp_path, monkeypatch):
@@ -143,6 +143,9 @@ def test_summary_numbers():
     assert soft["stable"] == (1e-3, 1e-2) and soft["decades"] == pytest.approx(1.0)
     assert soft["sensitivity"] == pytest.approx(((3.01 - 3.01) + (3.51 - 3.01) + (5.0 - 3.01)) / 3)
     assert s[("qkv_norm_relu", "adamw")]["decades"] == pytest.approx(2.0)
+    assert SC.threshold(sweep_of(BASE)) == pytest.approx(4.5 - 0.5 * (4.5 - 2.9))    # half-way to the best run
+    stuck = {**BASE, ("softmax", "adamw"): [3.0, 4.4, 4.4]}                          # below unigram, yet stuck
+    assert SC.summaries(sweep_of(stuck))[("softmax", "adamw")]["trained_at"] == [1e-3]
     assert SC.compare([1.0, 1.01, 1.02], [1.2, 1.21, 1.22]) == -1
     assert SC.compare([1.0, 1.5, 2.0], [1.2, 1.7, 1.0]) == 0                 # the seeds cannot tell
     assert len(SC.summary_table(sweep_of(BASE)).rows) == 7                   # one per AdamW variant

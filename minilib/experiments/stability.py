@@ -235,6 +235,14 @@ def load(scale="cpu", directory=RESULTS_DIR) -> list:
     return out
 
 
+def provenance_of(scale="cpu", directory=RESULTS_DIR) -> list:
+    """The distinct provenance records of a stored sweep (one per ``sweep`` call that added runs), oldest first."""
+    seen = []
+    for p in sorted(Path(directory).glob(f"stability_{scale}_*.json")):
+        seen += [x for x in json.loads(p.read_text())["provenance"] if x not in seen]
+    return sorted(seen, key=lambda x: x["date"])
+
+
 def grid(scale="cpu", variants=None, toggles=True) -> list:
     """(variant, toggle) cells of the sweep: every variant with AdamW, and the toggles on ``TOGGLED_VARIANTS``."""
     cells = [(v, "adamw") for v in (variants or VARIANTS)]
@@ -248,6 +256,8 @@ def sweep(scale="cpu", seeds=(0, 1, 2), variants=None, toggles=True, lrs=None, d
     """Run (or resume) the grid: every cell x learning rate x seed, each run stored as soon as it ends."""
     scale = resolve_scale(scale)
     lrs = tuple(lrs or SCALE_SETTINGS[scale]["lrs"])
+    # where the runs of this call come from: the code loaded now, on this machine
+    prov = provenance(torch.device("cuda" if scale == "paper" and torch.cuda.is_available() else "cpu"))
     out = []
     for variant, toggle in grid(scale, variants, toggles):
         path = path_for(scale, variant, toggle, directory)
@@ -259,10 +269,9 @@ def sweep(scale="cpu", seeds=(0, 1, 2), variants=None, toggles=True, lrs=None, d
                     continue
                 r = run(variant, toggle, lr, scale, seed)
                 r.pop("model")
+                r["sweep_started"] = prov["date"]                       # which provenance entry made it
                 stored["runs"].append(r)
-                prov = provenance(torch.device("cpu" if scale != "paper" else "cuda"
-                                               if torch.cuda.is_available() else "cpu"))
-                if not stored["provenance"] or stored["provenance"][-1]["commit"] != prov["commit"]:
+                if prov not in stored["provenance"]:
                     stored["provenance"].append(prov)
                 stored["runs"].sort(key=lambda r: (r["lr"], r["seed"]))
                 write_atomic(path, json.dumps(stored, indent=0, default=float))

@@ -1,8 +1,11 @@
 """Reading Lab 4's sweep: per-variant summaries and the BERT log's claims, each decided from the runs.
 
 A run **trained** when it ended without a non-finite loss (the trainer's guard), without a loss spike
-(its smoothed training loss never rose more than ``SPIKE_TOL`` above its best so far) and with a dev
-loss below the unigram baseline (it learned more than word frequencies). Per (variant, toggle):
+(its smoothed training loss never rose more than ``SPIKE_TOL`` above its best so far), and learned at
+least half of what the best run of the sweep learned beyond word frequencies: its dev loss is below
+``unigram - LEARNED * (unigram - best loss of the sweep)`` (``threshold``). A run stuck near the unigram
+baseline (a collapse at a high learning rate, or too little progress at a tiny one) did not train.
+Per (variant, toggle):
 
 - **best loss**: the lowest mean dev loss over the learning rates (mean ± sd over seeds at that rate);
 - **stable range**: the widest run of neighbouring grid rates at which every seed trained, and its
@@ -23,12 +26,19 @@ from collections import defaultdict
 from ..tables import Table
 
 SPIKE_TOL = 0.5     # nats the smoothed training loss may rise above its best so far
+LEARNED = 0.5       # share of the sweep's best gain over the unigram baseline a run must reach to count as trained
 Z = 2.0             # standard errors for a clear difference
 MIN_GAP = 0.02      # nats: smaller gaps are not differences worth a verdict
 
 
-def trained(r) -> bool:
-    return (not r["diverged"]) and r["loss_spike"] <= SPIKE_TOL and r["dev_loss"] < r["unigram"]
+def threshold(runs) -> float:
+    """The dev loss a run must beat to count as trained (see the module's docstring)."""
+    best = min(final_loss(r) for r in runs)
+    return runs[0]["unigram"] - LEARNED * (runs[0]["unigram"] - best)
+
+
+def trained(r, thr) -> bool:
+    return (not r["diverged"]) and r["loss_spike"] <= SPIKE_TOL and r["dev_loss"] < thr
 
 
 def final_loss(r) -> float:
@@ -51,13 +61,14 @@ def _mean_sd(xs):
     return statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0, len(xs)
 
 
-def summarise(by_lr: dict) -> dict:
-    """The summary of one cell (``{lr: runs}``): best loss, stable range, sensitivity, divergences."""
+def summarise(by_lr: dict, thr: float) -> dict:
+    """The summary of one cell (``{lr: runs}``): best loss, stable range, sensitivity, divergences;
+    ``thr``: the loss a run must beat to count as trained (``threshold``)."""
     lrs = list(by_lr)
     losses = {lr: _mean_sd([final_loss(r) for r in rs]) for lr, rs in by_lr.items()}
     best_lr = min(lrs, key=lambda lr: losses[lr][0])
     best, best_sd, n = losses[best_lr]
-    ok = [all(trained(r) for r in by_lr[lr]) for lr in lrs]
+    ok = [all(trained(r, thr) for r in by_lr[lr]) for lr in lrs]
     spans, start = [], None
     for i, good in enumerate(ok + [False]):
         if good and start is None:
@@ -74,12 +85,13 @@ def summarise(by_lr: dict) -> dict:
             "trained_at": [lr for lr, good in zip(lrs, ok) if good],
             "sensitivity": statistics.fmean(losses[lr][0] - best for lr in lrs),
             "diverged": sum(r["diverged"] for r in rs), "runs": len(rs),
-            "floor": rs[0]["floor"], "unigram": rs[0]["unigram"],
+            "floor": rs[0]["floor"], "unigram": rs[0]["unigram"], "threshold": thr,
             "max_logit": max(max(s["max_logit"] for s in r["stats"]) for r in rs)}
 
 
 def summaries(runs) -> dict:
-    return {key: summarise(by_lr) for key, by_lr in cells(runs).items()}
+    thr = threshold(runs)
+    return {key: summarise(by_lr, thr) for key, by_lr in cells(runs).items()}
 
 
 def summary_table(runs, toggles=False) -> Table:
@@ -97,8 +109,9 @@ def summary_table(runs, toggles=False) -> Table:
                   "max logit"], rows,
                  title=f"MLM dev loss (floor {any_s['floor']:.3f}, unigram {any_s['unigram']:.3f} nats)",
                  note="best: mean ± sd over seeds at the best rate; stable: every seed trained (no NaN, no loss "
-                      "spike, below the unigram baseline); sensitivity: mean excess loss over the grid; max logit: "
-                      "largest attention logit seen in any run of the variant.")
+                      f"spike, dev loss below {any_s['threshold']:.3f}, half-way from the unigram baseline to the "
+                      "sweep's best); sensitivity: mean excess loss over the grid; max logit: largest attention "
+                      "logit seen in any run of the variant.")
 
 
 # ---------------------------------------------------------------- comparisons
@@ -171,10 +184,9 @@ def claims(runs) -> list:
 
     def adamw_softmax(soft, cos):
         lows = soft["lrs"][:2]
-        cmp = [compare([final_loss(r) for r in C[("softmax", "adamw")][lr]],
-                       [final_loss(r) for r in C[("cosine", "adamw")][lr]]) for lr in lows]
-        means = [(statistics.fmean(final_loss(r) for r in C[(v, "adamw")][lr])) for lr in lows
-                 for v in ("softmax", "cosine")]
+        at = lambda v, lr: [final_loss(r) for r in C[(v, "adamw")].get(lr, [])]
+        cmp = [compare(at("softmax", lr), at("cosine", lr)) for lr in lows]
+        means = [_mean_sd(at(v, lr))[0] for lr in lows for v in ("softmax", "cosine")]
         return ("softmax vs cosine at " + "; ".join(f"lr {lr:g}: {means[2 * i]:.3f} vs {means[2 * i + 1]:.3f}"
                                                    for i, lr in enumerate(lows)), all(c < 0 for c in cmp))
     claim("With AdamW, softmax clearly beat cosine at the small learning rates", [("softmax",), ("cosine",)],
