@@ -81,7 +81,7 @@ def fake(variant, lr, seed, loss, toggle="adamw", diverged=False, long_pen=0.0, 
             "dev_loss": math.nan if diverged else loss + 0.01 * seed, "init_loss": 5.0, "unigram": 4.5,
             "floor": 2.0, "long_floor": 2.0, "long_dev_loss": math.nan if diverged else loss + 0.01 * seed + long_pen,
             "loss_spike": 0.0, "stats": [{"max_logit": 1.0}], "learned": {},
-            "output_norm_short": 1.0, "output_norm_long": norm_growth}
+            "output_norm_short": 1.0, "output_norm_long": norm_growth, "train_seconds": 1.0, "scale": "cpu"}
 
 
 def sweep_of(curves, **extra):
@@ -150,3 +150,24 @@ def test_summary_numbers():
     assert SC.compare([1.0, 1.5, 2.0], [1.2, 1.7, 1.0]) == 0                 # the seeds cannot tell
     assert len(SC.summary_table(sweep_of(BASE)).rows) == 7                   # one per AdamW variant
     assert len(SC.summary_table(sweep_of(BASE), toggles=True).rows) == 4
+
+
+def test_lab_figures_and_panel_from_records(monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    from minilib import stability_lab as L
+    runs = sweep_of(BASE, cosine_relu_sqrtL={"long_pen": 0.5, "norm_growth": 2.0})
+    for r in runs:
+        r["stats"] = [{"step": s, "max_logit": 1.0 + s, "entropy": 2.0, "output_norm": 1.0} for s in (0, 40)]
+    assert len(L.lr_figure(runs).axes) == 4
+    assert len(L.stats_figure(runs, ["softmax", "cosine"], [1e-3, 1e-2]).axes) == 4
+    recs = {r["variant"]: r for r in L.length_records(runs)}
+    assert recs["cosine_relu_sqrtL"]["norm growth"] == pytest.approx(2.0)
+    assert recs["cosine_relu_sqrtL"]["extra loss at 4x"] == pytest.approx(0.5)
+    ax = L.trained_grid(runs)
+    assert len(ax.texts) == len(SC.cells(runs)) * len(LRS)
+    calls = []
+    monkeypatch.setattr(S, "run", lambda v, lr, scale, seed: calls.append((v, lr)) or fake(v, lr, seed, 3.0))
+    panel = L.StabilityPanel(runs, variants=["softmax", "cosine"], lrs=[1e-3], scale="smoke")
+    new = panel.run()
+    assert calls == [("softmax", 1e-3), ("cosine", 1e-3)] and len(new) == 2 and "done" in panel.status.value
