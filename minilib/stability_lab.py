@@ -172,7 +172,8 @@ class StabilityPanel:
         self.button.on_click(lambda _: self.run())
         wrap = W.Layout(flex_flow="row wrap", align_items="center")
         self.widget = W.VBox([W.HBox(list(self.picks.values()), layout=wrap),
-                              W.HBox([self.lrs, self.scale, self.seed, self.button], layout=wrap), self.status, self.out])
+                              W.HBox([self.lrs, self.scale, self.seed, self.button], layout=wrap),
+                              self.status, self.out])
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -18,7 +18,8 @@ from .vector_norms import check_vector_norm
 
 @dataclass
 class AttentionOptions:
-    score: str = "dot"              # "dot" | "additive" | "cosine" | "euclidean" | "manhattan" | "minkowski" | "chebyshev"
+    score: str = "dot"              # "dot" | "additive" | "cosine" | "euclidean" | "manhattan" | "minkowski"
+                                    # | "chebyshev" (scores.py)
     qkv: str = "separate"           # "separate" | "shared_qk" (Q = K) | "shared_qkv" (Q = K = V)
     masking: str = "-inf"           # "-inf" | "zero" (leaks; for teaching)
     d_additive: int | None = None   # width of the additive score's tanh layer (default: d_head)

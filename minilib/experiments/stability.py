@@ -90,7 +90,8 @@ def settings(variant, toggle="adamw", scale="auto", **overrides) -> dict:
     """Flat settings of a run: the scale's, then the variant's attention options, the toggle, the overrides."""
     check(variant, toggle)
     s = dict(SCALE_SETTINGS[resolve_scale(scale)]) | BASE_TRAIN | VARIANTS[variant] | TOGGLES[toggle]
-    valid = set(s) | {f.name for f in dataclasses.fields(BERTConfig)} | {f.name for f in dataclasses.fields(TrainConfig)}
+    valid = set(s) | {f.name for f in dataclasses.fields(BERTConfig)}
+    valid |= {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = set(overrides) - valid
     if unknown:
         raise ValueError(f"unknown setting(s) {sorted(unknown)}; valid ones are {sorted(valid)}")
