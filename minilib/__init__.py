@@ -14,6 +14,7 @@ their public names (``from minilib.attention import MultiHeadAttention``):
 - ``results``      ``RunResult`` (JSON with provenance) and the lab tables
 - ``pitfalls``     broken maskings on purpose, and the probes that catch them
 - ``beyond_softmax``  chapter 4: the cosine bound, output norm against length, its panel and checker
+- ``seglab``       lab 5: BiLSTM segmentation runs with early stopping, calibration, seed 004's claims, its panel
 - ``stability_lab``  lab 4's figures (loss against learning rate, attention statistics, length test) and live panel
 - ``tables``       the one table renderer (HTML in notebooks, text in terminals)
 - ``viz`` / ``widgets``  plots and lab panels (imported only when used)
@@ -27,7 +28,7 @@ __version__ = "0.2.0"
 
 _SUBMODULES = (
     "attention", "models", "numpy_bert", "data", "train", "metrics", "experiments", "results", "pitfalls", "tables",
-    "beyond_softmax", "stability_lab", "viz", "widgets", "device", "scale", "provenance", "choices", "files",
+    "beyond_softmax", "stability_lab", "seglab", "viz", "widgets", "device", "scale", "provenance", "choices", "files",
 )
 
 

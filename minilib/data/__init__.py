@@ -11,6 +11,8 @@
 - ``subword``    ``SubwordTokenizer``: sub-words (Hugging Face ``tokenizers``, unigram) that keep their word, for whole-word masking
 - ``floor``      ``true_loss``: the best possible loss on the very targets a model is scored on
 - ``mlm_floor``  ``mlm_floor``: the exact p(hidden word | rest of the sentence), the floor of an MLM loss
+- ``segmentation``  lab 5's task: run-on streams of sentences joined by "and", frozen hashed features, batches
+- ``segment_posterior``  the Bayes-optimal p(boundary after token i | stream), by dynamic programming
 
     corpus = load_corpus()                      # the synthetic language, paper scale, cached
     tok = corpus.tokenizer(max_size=8000)       # the whole lexicon fits: no <UNK>
@@ -24,6 +26,8 @@ from .floor import FloorLoss, floor_logprobs, true_loss
 from .grammar import Estimate, SyntheticLanguage
 from .mlm import MLMBatch, MLMBatches, mask_tokens
 from .subword import SubwordTokenizer, subword_batches
+from .segment_posterior import boundary_posterior
+from .segmentation import SegmentationTask, Stream, hashed_features, make_streams, segmentation_batches
 from .mlm_floor import MLMFloor, floor_batches, floor_positions, masked_word_logprobs, mlm_floor
 from .tokenizer import Tokenizer
 
@@ -32,4 +36,5 @@ __all__ = ["Batch", "encode_corpus", "make_batches", "CORPORA", "PAPER_TRAIN_TOK
            "read_text_file", "split_sentences", "FloorLoss", "floor_logprobs", "true_loss", "Estimate",
            "SyntheticLanguage", "Tokenizer", "MLMBatch", "MLMBatches", "mask_tokens", "MLMFloor", "floor_batches",
            "floor_positions", "masked_word_logprobs", "mlm_floor",
-           "SubwordTokenizer", "subword_batches"]
+           "SubwordTokenizer", "subword_batches", "boundary_posterior", "SegmentationTask", "Stream",
+           "hashed_features", "make_streams", "segmentation_batches"]

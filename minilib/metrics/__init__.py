@@ -2,9 +2,14 @@
 
 - ``lm``   language modelling: loss and perplexity, per-sentence loss, the causality (leak) probe, prefix loss
 - ``attention_stats``  inside attention: largest logit, entropy, output norm, weight sum (per layer)
+- ``segmentation``  boundary precision/recall/F1, Pk and WindowDiff (nltk's conventions)
+- ``calibration``  ECE (torchmetrics' binary definition), NLL, Brier, reliability bins, temperature and Platt scaling
 """
 from .attention_stats import STATS, attention_stats, layer_stats
+from .calibration import brier, ece, fit_platt, fit_temperature, nll, reliability_bins
 from .lm import evaluate, leak_probe, perplexity, prefix_loss, sequence_loss
+from .segmentation import boundary_prf, pk, segmentation_scores, windowdiff
 
 __all__ = ["evaluate", "leak_probe", "perplexity", "prefix_loss", "sequence_loss", "STATS", "attention_stats",
-           "layer_stats"]
+           "layer_stats", "brier", "ece", "fit_platt", "fit_temperature", "nll", "reliability_bins", "boundary_prf",
+           "pk", "segmentation_scores", "windowdiff"]

@@ -2,8 +2,10 @@
 
 - ``gpt``    ``GPTConfig`` and ``MiniGPT``: a small decoder-only transformer (nanoGPT's layout, pre-LN)
 - ``bert``   ``BERTConfig`` and ``MiniBERT``: a bidirectional MLM encoder (BERT's layout, post-LN)
+- ``segmenter``  ``SegmenterConfig`` and ``BiLSTMSegmenter``: a BiLSTM boundary tagger, with or without attention (seed 004)
 """
 from .bert import BERTConfig, MiniBERT
 from .gpt import MLP, Block, GPTConfig, MiniGPT
+from .segmenter import BiLSTMSegmenter, SegmenterConfig
 
-__all__ = ["GPTConfig", "MiniGPT", "Block", "MLP", "BERTConfig", "MiniBERT"]
+__all__ = ["GPTConfig", "MiniGPT", "Block", "MLP", "BERTConfig", "MiniBERT", "SegmenterConfig", "BiLSTMSegmenter"]
