@@ -40,17 +40,17 @@ class PaddedGPT(MiniGPT):
         for block in self.blocks:
             block.attn.causal = causal
 
-    def positions(self, idx, pad_mask=None):
+    def positions(self, idx, pad_mask=None, offset=0):
         """Real tokens count 0, 1, 2, ... from each row's first real token; padding repeats a neighbour's."""
         if pad_mask is None:
-            return super().positions(idx)
+            return super().positions(idx, offset=offset)
         pos = (pad_mask.long().cumsum(1) - 1).clamp(min=0)             # [B, T]
         if int(pos.max()) >= self.config.block_size:
             raise ValueError(f"a row has more than block_size = {self.config.block_size} real tokens")
         return pos
 
-    def embed(self, idx, pad_mask=None):
-        x, attn_mask = super().embed(idx, pad_mask)
+    def embed(self, idx, pad_mask=None, positions=None):
+        x, attn_mask = super().embed(idx, pad_mask, positions)
         if self.pad_in == "embeddings" and pad_mask is not None:       # seed 001's bug:
             x = x * pad_mask[..., None]                                 #   zero the padding's embeddings
             attn_mask = None                                            #   and give attention no mask

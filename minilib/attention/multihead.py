@@ -16,6 +16,7 @@ from .functional import attention
 from .learned import LearnedScalars
 from .masks import check_masking, key_padding_mask
 from .normalisers import check_normaliser
+from .positions import apply_rope
 from .scores import SCORES, check_score
 from .vector_norms import QKVNorm
 
@@ -53,11 +54,12 @@ class MultiHeadAttention(nn.Module):
     normaliser: ``softmax`` | ``relu`` | ``relu_L`` | ``relu_sqrtL`` | ``relu_Lalpha`` | ``sigmoid`` (``normalisers``).
     tau, learn_tau: the cosine score's scale, fixed or learned per head (``learned``).
     qk_norm, v_norm: ``None`` | ``"l2"`` | ``"layer"``, applied in ``project`` (``vector_norms``).
+    rope: rotate queries and keys by their positions (rotary embeddings, ``positions``), in ``project``.
     """
 
     def __init__(self, d_model, n_heads, *, score="dot", qkv="separate", masking="-inf",
                  causal=True, dropout=0.0, d_additive=None, bias=True, d_attn=None, fast=True,
-                 normaliser="softmax", tau=1.0, learn_tau=False, qk_norm=None, v_norm=None):
+                 normaliser="softmax", tau=1.0, learn_tau=False, qk_norm=None, v_norm=None, rope=False):
         super().__init__()
         d_attn = d_model if d_attn is None else d_attn
         if n_heads < 1 or d_attn % n_heads != 0:
@@ -74,6 +76,7 @@ class MultiHeadAttention(nn.Module):
         self.additive = AdditiveScore(n_heads, self.d_head, d_additive or self.d_head) if score == "additive" else None
         self.learned = LearnedScalars(n_heads, score=score, normaliser=normaliser, tau=tau, learn_tau=learn_tau)
         self.norms = QKVNorm(n_heads, qk_norm, v_norm) if qk_norm or v_norm else None
+        self.rope = rope
 
     # ------------------------------------------------------------------ x -> q, k, v
     def rows(self, name: str) -> slice:
@@ -92,11 +95,12 @@ class MultiHeadAttention(nn.Module):
         B, H, T, dh = t.shape
         return t.transpose(1, 2).reshape(B, T, H * dh)
 
-    def project(self, x):
+    def project(self, x, positions=None):
         """x [B, T, d_model] -> (q, k, v), each [B, H, T, d_head]. The only place ``in_proj`` is split.
 
         With ``shared_qk`` the query and key are the same tensor (``q is k``); with
         ``shared_qkv`` all three are (before QK-/V-normalisation, which is applied here when chosen).
+        With ``rope``, q and k are then rotated by ``positions`` ([T] or [B, T]; default 0..T-1).
         """
         if x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"x must be [B, T, {self.d_model}], got {tuple(x.shape)}")
@@ -107,15 +111,22 @@ class MultiHeadAttention(nn.Module):
             (q, v), k = parts, parts[0]
         else:
             q = k = v = parts[0]
-        return (q, k, v) if self.norms is None else self.norms(q, k, v)
+        if self.norms is not None:
+            q, k, v = self.norms(q, k, v)
+        if self.rope:
+            positions = torch.arange(x.shape[1], device=x.device) if positions is None else positions
+            shared = q is k
+            q = apply_rope(q, positions)
+            k = q if shared else apply_rope(k, positions)
+        return q, k, v
 
     def score_params(self) -> dict:
         """The learned parameters the score function takes (additive weights, cosine scale, Minkowski p)."""
         return (self.additive.params() if self.additive is not None else {}) | self.learned.score_params()
 
-    def scores(self, x):
+    def scores(self, x, positions=None):
         """The attention logits ``[B, H, T, T]`` of x, before any mask or normaliser (what ``forward`` normalises)."""
-        q, k, _ = self.project(x)
+        q, k, _ = self.project(x, positions)
         return SCORES[self.score](q, k, **self.score_params())
 
     @torch.no_grad()
@@ -131,16 +142,24 @@ class MultiHeadAttention(nn.Module):
         return self
 
     # ------------------------------------------------------------------ forward
-    def forward(self, x, pad_mask=None, return_weights=False):
-        """x [B, T, C]; pad_mask bool [B, T], True where a token is real. Returns y [B, T, C] (and weights [B, H, T, T])."""
+    def forward(self, x, pad_mask=None, return_weights=False, positions=None, cache=None):
+        """x [B, T, C]; pad_mask bool [B, T], True where a token is real. Returns y [B, T, C] (and weights [B, H, T, S]).
+
+        positions: the tokens' positions, for rotary embeddings. cache: a ``kv_cache.LayerCache``; the new
+        keys and values are appended to it and the T queries attend to all S cached keys (S >= T).
+        """
         B, T = x.shape[:2]
         mask = None
+        if cache is not None and pad_mask is not None:
+            raise ValueError("a key/value cache is for generating unpadded rows: pass pad_mask=None")
         if pad_mask is not None:
             if pad_mask.shape != (B, T) or pad_mask.dtype != torch.bool:
                 raise ValueError(f"pad_mask must be a bool tensor of shape [B, T] = [{B}, {T}] (True = real token), "
                                  f"got {pad_mask.dtype} {tuple(pad_mask.shape)}")
             mask = key_padding_mask(pad_mask)                                 # [B, 1, 1, T]
-        q, k, v = self.project(x)                                             # [B, H, T, dh] each
+        q, k, v = self.project(x, positions)                                  # [B, H, T, dh] each
+        if cache is not None:
+            k, v = cache.extend(k, v)                                         # [B, H, S, dh]
         res = attention(q, k, v, score=self.score, mask=mask, masking=self.masking, causal=self.causal,
                         dropout_p=self.dropout if self.training else 0.0, fast=self.fast,
                         return_weights=return_weights, normaliser=self.normaliser,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .masks import check_masking
 from .multihead import check_qkv
 from .normalisers import check_normaliser
+from .positions import check_position
 from .scores import check_score
 from .vector_norms import check_vector_norm
 
@@ -29,6 +30,7 @@ class AttentionOptions:
     learn_tau: bool = False         # cosine: tau learned per head, capped at 100 (temperature >= 0.01)
     qk_norm: str | None = None      # None | "l2" | "layer": normalise q and k per head (+ a learned gain)
     v_norm: str | None = None       # None | "l2" | "layer": normalise v per head
+    position: str = "learned"       # "learned" | "sinusoidal" | "rope" | "none" (``positions``)
 
     def __post_init__(self):
         check_score(self.score)
@@ -37,6 +39,7 @@ class AttentionOptions:
         check_normaliser(self.normaliser)
         check_vector_norm("qk_norm", self.qk_norm)
         check_vector_norm("v_norm", self.v_norm)
+        check_position(self.position)
         if self.masking != "-inf" and self.normaliser != "softmax":
             raise ValueError(f"masking={self.masking!r} is a softmax pitfall; with normaliser={self.normaliser!r} "
                              "use masking='-inf'")
@@ -46,4 +49,5 @@ class AttentionOptions:
 
     def attention_kwargs(self) -> dict:
         """The keyword arguments ``MultiHeadAttention`` takes from these options."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(AttentionOptions)}
+        kw = {f.name: getattr(self, f.name) for f in dataclasses.fields(AttentionOptions)}
+        return kw | {"rope": kw.pop("position") == "rope"}

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..attention import AttentionOptions, MultiHeadAttention
+from ..attention import AttentionOptions, MultiHeadAttention, sinusoidal_table
 
 
 @dataclass
@@ -93,7 +93,10 @@ class MiniBERT(nn.Module):
         super().__init__()
         self.config = c = config
         self.tok_emb = nn.Embedding(c.vocab_size, c.n_embd)
-        self.pos_emb = nn.Embedding(c.block_size, c.n_embd)
+        if c.position == "learned":                                   # BERT's own; the others as options
+            self.pos_emb = nn.Embedding(c.block_size, c.n_embd)
+        elif c.position == "sinusoidal":
+            self.register_buffer("pos_table", sinusoidal_table(c.block_size, c.n_embd), persistent=False)
         self.seg_emb = nn.Embedding(c.n_segments, c.n_embd) if c.n_segments else None
         self.ln_emb = nn.LayerNorm(c.n_embd, eps=c.layer_norm_eps)
         self.drop = nn.Dropout(c.dropout)
@@ -120,7 +123,12 @@ class MiniBERT(nn.Module):
         if T > self.config.block_size:
             raise ValueError(f"sequence length {T} exceeds block_size {self.config.block_size}; "
                              f"truncate the input or build the model with BERTConfig(block_size={T})")
-        x = self.tok_emb(idx) + self.pos_emb(torch.arange(T, device=idx.device))
+        positions = torch.arange(T, device=idx.device)
+        x = self.tok_emb(idx)
+        if self.config.position == "learned":
+            x = x + self.pos_emb(positions)
+        elif self.config.position == "sinusoidal":
+            x = x + self.pos_table[positions]                         # rope acts inside attention; none: nothing
         if self.seg_emb is not None:
             x = x + self.seg_emb(torch.zeros_like(idx) if segments is None else segments)
         elif segments is not None:
