@@ -277,3 +277,41 @@ def test_smoke_run_learns_stops_resumes_and_saves(tmp_path):
     resumed = run("attention", "smoke", seed=1, progress=False, checkpoint=str(ck), **dict(tiny, max_epochs=2))
     straight = run("attention", "smoke", seed=1, progress=False, **dict(tiny, max_epochs=2))
     assert [h["dev_loss"] for h in resumed.history] == pytest.approx([h["dev_loss"] for h in straight.history])
+
+
+# ---------------------------------------------------------------- Lab 5's exercise checkers
+def test_ece_checker_accepts_the_solution_and_rejects_wrong_answers(capsys):
+    from minilib.exercises import segmentation as ex
+
+    def solution(p, y, n_bins):
+        p, y = np.asarray(p), np.asarray(y)
+        b = np.minimum((p * n_bins).astype(int), n_bins - 1)
+        return sum(abs(p[b == i].mean() - y[b == i].mean()) * (b == i).mean() for i in range(n_bins) if (b == i).any())
+
+    def unweighted(p, y, n_bins):                        # every non-empty bin counts the same
+        p, y = np.asarray(p), np.asarray(y)
+        b = np.minimum((p * n_bins).astype(int), n_bins - 1)
+        return np.mean([abs(p[b == i].mean() - y[b == i].mean()) for i in range(n_bins) if (b == i).any()])
+    assert ex.check_ece(solution)
+    assert not ex.check_ece(unweighted)
+    assert not ex.check_ece(lambda p, y, n: abs(np.mean(p) - np.mean(y)))   # one bin
+    assert not ex.check_ece(None)
+    assert "Hint" in capsys.readouterr().out
+
+
+def test_expected_precision_checker(capsys):
+    from minilib.exercises import segmentation as ex
+    streams = make_streams(SegmentationTask(), "dev", 30)
+
+    def solution(posteriors, t):
+        p = np.concatenate(posteriors)
+        return p[p > t].mean()
+
+    def measured(posteriors, t):                         # uses the labels: not what the posterior expects
+        return np.mean([y for s in streams for q, y in zip(s.posterior, s.labels) if q > t])
+    assert ex.check_expected_precision(solution, streams)
+    assert ex.check_expected_precision(solution, streams, threshold=0.3)
+    assert not ex.check_expected_precision(measured, streams)
+    assert not ex.check_expected_precision(lambda post, t: 0.5, streams)
+    assert not ex.check_expected_precision(None, streams)
+    assert "Hint" in capsys.readouterr().out

@@ -6,4 +6,5 @@ to accept the solution and to reject at least one wrong answer.
 - ``masking``          chapter 3 and Lab 3: a masked softmax, the leak along a sentence, zero-then-renormalise
 - ``dot_vs_additive``  Lab 1: the parameters additive scores add; signal or seed noise
 - ``qkv_sharing``      Lab 2: self-scores of a model that shares Q and K
+- ``segmentation``     Lab 5: ECE by hand; the precision a calibrated posterior expects of itself
 """

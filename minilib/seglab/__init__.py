@@ -14,8 +14,8 @@
 from .claims import PUBLISHED, claims, claims_table, dip_verdict
 from .evaluate import bayes_reference, predict_logits, score_model
 from .report import calibration_table, runs_table, summary_table
-from .runs import SCALE_SETTINGS, VARIANTS, SegRun, load_runs, prepare, run, settings
+from .runs import SCALE_SETTINGS, VARIANTS, SegRun, load_runs, prepare, run, scale_note, settings
 
 __all__ = ["PUBLISHED", "claims", "claims_table", "dip_verdict", "bayes_reference", "predict_logits", "score_model",
            "calibration_table", "runs_table", "summary_table", "SCALE_SETTINGS", "VARIANTS", "SegRun", "load_runs",
-           "prepare", "run", "settings"]
+           "prepare", "run", "scale_note", "settings"]

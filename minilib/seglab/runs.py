@@ -30,7 +30,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +58,7 @@ SCALE_SETTINGS = {
     "smoke": dict(_COMMON, n_train=96, n_dev=32, n_test=48, hidden=24, n_head=2, d_attn=24, batch_size=8,
                   lr=1e-2, max_epochs=4, patience=4, threads=1),
     "cpu": dict(_COMMON, n_train=600, n_dev=150, n_test=400, hidden=32, n_head=4, d_attn=32, batch_size=32,
-                lr=3e-3, max_epochs=30, patience=20, threads=1),
+                lr=2e-3, max_epochs=30, patience=20, threads=1),
     "paper": dict(_COMMON, n_train=4000, n_dev=500, n_test=1000, hidden=256, n_head=8, d_attn=256, batch_size=24,
                   lr=4e-4, max_epochs=150, patience=20, threads=0),
 }
@@ -68,6 +68,16 @@ TRAIN_KEYS = ("lr", "batch_size", "max_epochs", "patience", "weight_decay", "gra
               "threads")
 TRAIN_DEFAULTS = dict(weight_decay=0.01, grad_clip=1.0, warmup=0.0, min_lr_ratio=0.0)
 EXPERIMENT = "segmentation"
+
+
+def scale_note(scale) -> str:
+    """One line saying what a scale means: model size, data and schedule."""
+    s = SCALE_SETTINGS[resolve_scale(scale)]
+    n = BiLSTMSegmenter(SegmenterConfig(**{k: s[k] for k in MODEL_KEYS if k in s}, vocab_size=1),
+                        torch.zeros(1, s["d_input"])).num_params()
+    return (f"`{scale}` scale: BiLSTM {s['n_layers']} x {s['hidden']} per direction, attention {s['n_head']} heads of "
+            f"{s['d_attn'] // s['n_head']} ({n:,} parameters with attention), {s['n_train']:,} training streams, "
+            f"batch {s['batch_size']}, lr {s['lr']:g} cosine, up to {s['max_epochs']} epochs, patience {s['patience']}")
 
 
 def settings(variant, scale="auto", **overrides) -> dict:
@@ -110,7 +120,10 @@ class SegRun:
     bayes: dict                     # the same numbers for the true posterior on the same test streams
     attn_entropy: float = float("nan")   # R (see models.segmenter) on the test streams, best weights
     experiment: str = EXPERIMENT
-    extra: dict = field(default_factory=dict)
+
+    @property
+    def test_f1(self) -> float:
+        return self.test["f1"]
 
     def curve(self, key="dev_f1") -> list:
         return [h[key] for h in self.history]
