@@ -5,7 +5,7 @@ notebook is the code that ran. One idea per module; the subpackages export
 their public names (``from minilib.attention import MultiHeadAttention``):
 
 - ``attention``    masks, score functions, ``attention()``, ``MultiHeadAttention``
-- ``models``       ``GPTConfig`` and ``MiniGPT``
+- ``models``       ``MiniGPT``, ``MiniBERT``, the BiLSTM segmenter; their Hugging Face twins
 - ``numpy_bert``   a mini-BERT from scratch in NumPy, with a hand-written backward checked against autograd
 - ``data``         the synthetic language, corpora, tokenizers, batches, the entropy floor
 - ``train``        the training loop and its learning-rate schedules
@@ -16,7 +16,9 @@ their public names (``from minilib.attention import MultiHeadAttention``):
 - ``beyond_softmax``  chapter 4: the cosine bound, output norm against length, its panel and checker
 - ``seglab``       lab 5: BiLSTM segmentation runs with early stopping, calibration, seed 004's claims, its panel
 - ``stability_lab``  lab 4's figures (loss against learning rate, attention statistics, length test) and live panel
+- ``exercises``    the exercises' checkers (each tested to accept the solution and reject wrong answers)
 - ``tables``       the one table renderer (HTML in notebooks, text in terminals)
+- ``style``        how figures look: sized for the book's column, text as large as the body's
 - ``viz`` / ``widgets``  plots and lab panels (imported only when used)
 - ``device``, ``scale``, ``provenance``, ``choices``, ``files``  where, how big, where from, checks, writes
 
@@ -28,7 +30,8 @@ __version__ = "0.2.0"
 
 _SUBMODULES = (
     "attention", "models", "numpy_bert", "data", "train", "metrics", "experiments", "results", "pitfalls", "tables",
-    "beyond_softmax", "stability_lab", "seglab", "viz", "widgets", "device", "scale", "provenance", "choices", "files",
+    "beyond_softmax", "stability_lab", "seglab", "exercises", "style", "viz", "widgets", "device", "scale",
+    "provenance", "choices", "files",
 )
 
 

@@ -5,41 +5,10 @@ import torch
 from minilib.data import Batch, MLMBatches, Tokenizer, mask_tokens, make_batches
 from minilib.data.mlm import encoder_rows
 from minilib.models import BERTConfig, MiniBERT
+from minilib.models.hf_weights import to_hf_bert
 from minilib.train import TrainConfig, train
 
 transformers = pytest.importorskip("transformers", reason="transformers is installed with bertviz (requirements.txt)")
-
-
-def hf_bert_with_minibert_weights(m: MiniBERT):
-    c = m.config
-    hf = transformers.BertForMaskedLM(transformers.BertConfig(
-        vocab_size=c.vocab_size, hidden_size=c.n_embd, num_hidden_layers=c.n_layer, num_attention_heads=c.n_head,
-        intermediate_size=4 * c.n_embd, max_position_embeddings=c.block_size, type_vocab_size=c.n_segments,
-        hidden_act="gelu", layer_norm_eps=c.layer_norm_eps, hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0)).eval()
-    e, d = hf.bert.embeddings, m.config.n_embd
-    with torch.no_grad():
-        e.word_embeddings.weight.copy_(m.tok_emb.weight)
-        e.position_embeddings.weight.copy_(m.pos_emb.weight)
-        e.token_type_embeddings.weight.copy_(m.seg_emb.weight)
-        e.LayerNorm.load_state_dict(m.ln_emb.state_dict())
-        for ours, theirs in zip(m.blocks, hf.bert.encoder.layer):
-            a = theirs.attention
-            for name, lin in (("q", a.self.query), ("k", a.self.key), ("v", a.self.value)):
-                lin.weight.copy_(ours.attn.in_proj.weight[ours.attn.rows(name)])
-                lin.bias.copy_(ours.attn.in_proj.bias[ours.attn.rows(name)])
-            a.output.dense.load_state_dict(ours.attn.out_proj.state_dict())
-            a.output.LayerNorm.load_state_dict(ours.ln1.state_dict())
-            theirs.intermediate.dense.load_state_dict(ours.fc.state_dict())
-            theirs.output.dense.load_state_dict(ours.proj.state_dict())
-            theirs.output.LayerNorm.load_state_dict(ours.ln2.state_dict())
-        t = hf.cls.predictions.transform
-        t.dense.load_state_dict(m.head.dense.state_dict())
-        t.LayerNorm.load_state_dict(m.head.ln.state_dict())
-        hf.cls.predictions.decoder.weight.copy_(m.head.decoder.weight)
-        hf.cls.predictions.decoder.bias.copy_(m.head.decoder.bias)
-    assert hf.cls.predictions.decoder.weight.shape == (c.vocab_size, d)
-    return hf
 
 
 def perturbed(m):
@@ -53,7 +22,7 @@ def perturbed(m):
 @pytest.mark.parametrize("fast", [True, False])
 def test_minibert_logits_equal_hugging_face_bert(fast):
     m = perturbed(MiniBERT(BERTConfig(vocab_size=60, block_size=16, n_layer=2, n_head=4, n_embd=32, fast=fast)))
-    hf = hf_bert_with_minibert_weights(m)
+    hf = to_hf_bert(m)
     g = torch.Generator().manual_seed(0)
     idx = torch.randint(0, 60, (3, 12), generator=g)
     seg = (torch.arange(12) >= 6).long().expand(3, 12)

@@ -23,7 +23,7 @@ from minilib.numpy_bert import (NumpyBERT, autograd_grads, check_layer_norm_back
                                 linear_backward, log_softmax, log_softmax_naive, mlm_head, mlm_head_backward,
                                 rel_error, self_attention, self_attention_backward, softmax, softmax_backward,
                                 softmax_naive)
-from test_bert import hf_bert_with_minibert_weights
+from minilib.models.hf_weights import to_hf_bert
 
 CFG = BERTConfig(vocab_size=30, block_size=10, n_layer=2, n_head=2, n_embd=8, dropout=0.0)
 RNG = np.random.default_rng(0)
@@ -65,7 +65,7 @@ def test_forward_equals_hugging_face_bert(dtype):
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch_dtype)                  # both models built in the dtype compared
     try:
-        hf = hf_bert_with_minibert_weights(nb.load_into(MiniBERT(CFG)))
+        hf = to_hf_bert(nb.load_into(MiniBERT(CFG)))
     finally:
         torch.set_default_dtype(default)
     assert hf.bert.embeddings.word_embeddings.weight.dtype == torch_dtype

@@ -10,37 +10,11 @@ from minilib.attention import MultiHeadAttention, causal_mask, multihead
 from minilib.data import Tokenizer
 from minilib.experiments import head_qk
 from minilib.models import GPTConfig, MiniGPT
+from minilib.models.hf_weights import to_hf_gpt2
 
 transformers = pytest.importorskip("transformers", reason="transformers is installed with bertviz (requirements.txt)")
 
 QKV = ("separate", "shared_qk", "shared_qkv")
-
-
-def gpt2_with_minigpt_weights(m: MiniGPT):
-    """A ``GPT2LMHeadModel`` holding exactly ``m``'s weights (GPT-2's Conv1D stores [in, out]: transpose)."""
-    c = m.config
-    hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(
-        vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd, n_layer=c.n_layer, n_head=c.n_head,
-        activation_function="gelu", resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, layer_norm_epsilon=1e-5,
-        tie_word_embeddings=False)).eval()
-    t = hf.transformer
-    with torch.no_grad():
-        t.wte.weight.copy_(m.tok_emb.weight)
-        t.wpe.weight.copy_(m.pos_emb.weight)
-        for ours, theirs in zip(m.blocks, t.h):
-            theirs.ln_1.load_state_dict(ours.ln1.state_dict())
-            theirs.ln_2.load_state_dict(ours.ln2.state_dict())
-            theirs.attn.c_attn.weight.copy_(ours.attn.in_proj.weight.T)      # [q | k | v] columns
-            theirs.attn.c_attn.bias.copy_(ours.attn.in_proj.bias)
-            theirs.attn.c_proj.weight.copy_(ours.attn.out_proj.weight.T)
-            theirs.attn.c_proj.bias.copy_(ours.attn.out_proj.bias)
-            theirs.mlp.c_fc.weight.copy_(ours.mlp.fc.weight.T)
-            theirs.mlp.c_fc.bias.copy_(ours.mlp.fc.bias)
-            theirs.mlp.c_proj.weight.copy_(ours.mlp.proj.weight.T)
-            theirs.mlp.c_proj.bias.copy_(ours.mlp.proj.bias)
-        t.ln_f.load_state_dict(m.ln_f.state_dict())
-        hf.lm_head.weight.copy_(m.head.weight)
-    return hf
 
 
 def trained_looking(m):
@@ -55,7 +29,7 @@ def trained_looking(m):
 @pytest.mark.parametrize("fast", [True, False])
 def test_minigpt_logits_equal_hugging_face_gpt2(fast):
     m = trained_looking(MiniGPT(GPTConfig(vocab_size=50, block_size=16, n_layer=3, n_head=4, n_embd=32, fast=fast)))
-    hf = gpt2_with_minigpt_weights(m)
+    hf = to_hf_gpt2(m)
     idx = torch.randint(0, 50, (3, 16), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         ours, _ = m(idx)
