@@ -59,7 +59,7 @@ def bench(V, C, B, T, rounds, seed=0):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=41)
     ap.add_argument("--quick", action="store_true", help="3 rounds, write nothing")
     ap.add_argument("--out", default=str(HERE / "results" / "bench_numpy_bert.json"))
     args = ap.parse_args(argv)

@@ -164,11 +164,22 @@ class Diagnostics:
             what, kind, self.step)
 
 
-def plot_diagnostics(history, axes=None, max_layers=8):
-    """Two panels: gradient norm and learning rate per step; update-to-weight ratio per layer (log scale)."""
+GROUPS = (("embeddings", ("emb",)), ("attention", ("attn",)), ("feed-forward", ("fc", "proj", "mlp")),
+          ("head / other", ("",)))
+
+
+def layer_group(name: str) -> str:
+    """The kind of a weight matrix, for colouring: embeddings, attention, feed-forward, or head / other."""
+    parts = name.split(".")
+    return next(g for g, keys in GROUPS if any(k in p for k in keys for p in parts))
+
+
+def plot_diagnostics(history, axes=None):
+    """Two panels: gradient norm and learning rate per step; update-to-weight ratio of every weight matrix
+    (log scale; one line per layer, coloured by kind)."""
     import matplotlib.pyplot as plt
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(7, 2.8), constrained_layout=True)
+        _, axes = plt.subplots(1, 2, figsize=(7, 3), constrained_layout=True)
     ax, ax2 = axes
     ax.plot(history.grad_norms, color="tab:blue", lw=1)
     ax.set(xlabel="step", ylabel="gradient norm", title="gradient norm (before clipping)")
@@ -177,11 +188,15 @@ def plot_diagnostics(history, axes=None, max_layers=8):
     twin.set_ylabel("learning rate", color="tab:orange")
     if history.update_ratios:
         steps = [r["step"] for r in history.update_ratios]
-        layers = [k for k in history.update_ratios[0] if k != "step"]
-        for name in layers[:max_layers]:
-            ax2.plot(steps, [r[name] for r in history.update_ratios], lw=1, label=name)
+        colours = {g: f"C{i}" for i, (g, _) in enumerate(GROUPS)}
+        labelled = set()
+        for name in (k for k in history.update_ratios[0] if k != "step"):
+            group = layer_group(name)
+            ax2.plot(steps, [r[name] for r in history.update_ratios], lw=1, color=colours[group],
+                     label=None if group in labelled else group)
+            labelled.add(group)
         ax2.set_yscale("log")
         ax2.axhline(1e-3, color="k", ls=":", lw=1)
-        ax2.legend(fontsize=7, ncol=1)
+        ax2.legend()
     ax2.set(xlabel="step", ylabel="|update| / |weight|", title="update-to-weight ratio")
     return axes

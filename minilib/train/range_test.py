@@ -52,7 +52,7 @@ class RangeTest:
         ax.axvline(self.steepest_lr, color="tab:orange", ls=":", lw=1, label=f"steepest {self.steepest_lr:.1e}")
         ax.set_xscale("log")
         ax.set(xlabel="learning rate", ylabel="training loss", title=title)
-        ax.legend(fontsize=8)
+        ax.legend()
         return ax
 
 
