@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from minilib.attention import MultiHeadAttention
 from minilib.models import BERTConfig, MiniBERT
 from minilib.models.bert import BertLayer, MLMHead
-from minilib.numpy_bert import (NumpyBERT, autograd_grads, check_layer_norm_backward, cross_entropy,
+from minilib.exercises.bert_from_scratch import check_layer_norm_backward
+from minilib.numpy_bert import (NumpyBERT, autograd_grads, cross_entropy,
                                 cross_entropy_backward, embedding_grad, embedding_grad_loop, embedding_grad_rows,
                                 encoder_layer,
                                 encoder_layer_backward, feed_forward, feed_forward_backward, gelu, gelu_backward,

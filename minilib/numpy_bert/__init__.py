@@ -12,7 +12,6 @@
 - ``model``        ``NumpyBERT``: the whole model; weights copy to and from MiniBERT; seed 001's mask bug
                    as an option
 - ``gradcheck``    the backward against ``torch.autograd`` and central finite differences, per parameter
-- ``exercises``    the chapter's exercise checker (the layer-norm backward)
 
     nb = NumpyBERT.from_torch(minibert)
     out = nb.forward(ids, targets, pad_mask)
@@ -20,7 +19,6 @@
 """
 from .attention import self_attention, self_attention_backward
 from .embeddings import embed, embed_backward, embedding_grad, embedding_grad_loop, embedding_grad_rows
-from .exercises import check_layer_norm_backward
 from .feedforward import feed_forward, feed_forward_backward
 from .gradcheck import autograd_grads, finite_difference, gradient_check, rel_error, torch_reference
 from .head import mlm_head, mlm_head_backward
@@ -32,7 +30,7 @@ from .model import Forward, NumpyBERT
 from .softmax import log_softmax, log_softmax_naive, softmax, softmax_backward, softmax_naive
 
 __all__ = ["self_attention", "self_attention_backward", "embed", "embed_backward", "embedding_grad",
-           "embedding_grad_loop", "embedding_grad_rows", "check_layer_norm_backward", "feed_forward",
+           "embedding_grad_loop", "embedding_grad_rows", "feed_forward",
            "feed_forward_backward",
            "autograd_grads", "finite_difference", "gradient_check", "rel_error", "torch_reference", "mlm_head",
            "mlm_head_backward", "encoder_layer", "encoder_layer_backward", "layer_norm", "layer_norm_backward",

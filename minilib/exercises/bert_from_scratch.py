@@ -1,4 +1,4 @@
-"""The chapter's exercise: write the layer-norm backward. ``check_layer_norm_backward`` grades it.
+"""Exercise of chapter 5 (a mini-BERT from scratch): write the layer-norm backward.
 
 The learner's function takes ``(dy, x, gamma, eps)`` (NumPy arrays ``[..., C]``, ``[..., C]``,
 ``[C]`` and a float) and returns ``(dx, dgamma, dbeta)``. The checker compares it with
@@ -7,9 +7,9 @@ rows with a large mean (where a one-pass variance cancels), and on a constant ro
 """
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
+
+from .feedback import feedback
 
 
 def _cases(seed):
@@ -33,7 +33,7 @@ def check_layer_norm_backward(fn, *, seed=0, verbose=True) -> bool:
     """``fn(dy, x, gamma, eps) -> (dx, dgamma, dbeta)`` against autograd; prints a hint, returns True if right."""
     def say(message):
         if verbose:
-            print(textwrap.fill(message, width=88))
+            feedback(message)
 
     rng = np.random.default_rng(seed + 1)
     for what, x, gamma, eps in _cases(seed):
