@@ -123,3 +123,29 @@ def test_self_scores_checker(qkv):
     if qkv == "separate":   # correct diagonal but Q != K: not all >= 0 in general; the checker says so
         q, k = qkv_sharing.head_qk(run, 1)
         assert bool((torch.diagonal(q @ k.T) >= 0).all()) == qkv_sharing.check_self_scores(solution, run)
+
+
+def test_split_merge_checker():
+    from minilib.exercises import building
+
+    def split(t, H):
+        B, T, C = t.shape
+        return t.view(B, T, H, C // H).transpose(1, 2)
+
+    def merge(t):
+        B, H, T, d = t.shape
+        return t.transpose(1, 2).reshape(B, T, H * d)
+    assert building.check_split_merge(split, merge)
+    assert not building.check_split_merge(None, merge)
+    assert not building.check_split_merge(lambda t, H: t.reshape(t.shape[0], H, t.shape[1], -1), merge)  # mixes tokens
+    assert not building.check_split_merge(split, lambda t: t.reshape(t.shape[0], t.shape[2], -1))       # no transpose back
+    assert not building.check_split_merge(lambda t, H: t, merge)                                        # wrong shape
+
+
+def test_cache_mask_checker():
+    from minilib.exercises import building
+    solution = lambda T, S: torch.arange(S)[None, :] <= torch.arange(T)[:, None] + (S - T)
+    assert building.check_cache_mask(solution)
+    assert not building.check_cache_mask(None)
+    assert not building.check_cache_mask(lambda T, S: torch.ones(T, S, dtype=torch.bool).tril())   # the classic bug
+    assert not building.check_cache_mask(lambda T, S: torch.ones(T, S, dtype=torch.bool))         # sees the future

@@ -3,8 +3,10 @@ to accept the solution and to reject at least one wrong answer.
 
 - ``feedback``         how a checker talks: wrapped messages, a True/False verdict, never a traceback
 - ``selection``        chapter 1: a query that shares the weight between two keys
+- ``building``         chapter 2: the head split and merge; the causal mask of a key/value cache
 - ``masking``          chapter 3 and Lab 3: a masked softmax, the leak along a sentence, zero-then-renormalise
 - ``dot_vs_additive``  Lab 1: the parameters additive scores add; signal or seed noise
 - ``qkv_sharing``      Lab 2: self-scores of a model that shares Q and K
 - ``segmentation``     Lab 5: ECE by hand; the precision a calibrated posterior expects of itself
+- ``bert_from_scratch``  chapter 5: the layer-norm backward, graded against autograd
 """
