@@ -47,6 +47,10 @@ class AttentionOptions:
             raise ValueError(f"tau and learn_tau set the cosine score's scale; score={self.score!r} has none "
                              "(use score='cosine', or leave tau=1.0 and learn_tau=False)")
 
+    def to_dict(self) -> dict:
+        """Every field of the config (this class's and the model's), as JSON-ready values."""
+        return dataclasses.asdict(self)
+
     def attention_kwargs(self) -> dict:
         """The keyword arguments ``MultiHeadAttention`` takes from these options."""
         kw = {f.name: getattr(self, f.name) for f in dataclasses.fields(AttentionOptions)}

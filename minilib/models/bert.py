@@ -13,13 +13,14 @@ sharing, ...) come from ``AttentionOptions``, which ``BERTConfig`` inherits.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..attention import AttentionOptions, MultiHeadAttention, sinusoidal_table
+from .sizes import check_sizes
 
 
 @dataclass
@@ -39,16 +40,7 @@ class BERTConfig(AttentionOptions):
         super().__post_init__()
         if self.masking != "-inf":
             raise ValueError("an encoder masks only padding; masking='zero' is a causal-LM pitfall: use '-inf'")
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    def to_dict(self):
-        return asdict(self)
+        check_sizes(self)
 
 
 class BertLayer(nn.Module):

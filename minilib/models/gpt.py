@@ -9,7 +9,7 @@ Generation can keep a key/value cache (``attention.KVCache``).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from ..attention import AttentionOptions, KVCache, MultiHeadAttention, sinusoidal_table
 from ..choices import check_choice
+from .sizes import check_sizes
 
 NORMS = ("pre", "post")
 
@@ -37,16 +38,7 @@ class GPTConfig(AttentionOptions):
     def __post_init__(self):
         super().__post_init__()
         check_choice("norm", self.norm, NORMS)
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    def to_dict(self):
-        return asdict(self)
+        check_sizes(self)
 
 
 class MLP(nn.Module):
