@@ -11,11 +11,11 @@
     r = run("attention", scale="smoke")
     python -m minilib.seglab --scale cpu --seeds 0 1 2     # remake the stored reference runs
 """
-from .claims import PUBLISHED, claims, claims_table, dip_verdict
+from .claims import PUBLISHED, claims, claims_table, dip_verdict, verdict
 from .evaluate import bayes_reference, predict_logits, score_model
-from .report import calibration_table, runs_table, summary_table
+from .report import calibration_table, lambda_table, runs_table, stream_text, summary_table
 from .runs import SCALE_SETTINGS, VARIANTS, SegRun, load_runs, prepare, run, scale_note, settings
 
-__all__ = ["PUBLISHED", "claims", "claims_table", "dip_verdict", "bayes_reference", "predict_logits", "score_model",
-           "calibration_table", "runs_table", "summary_table", "SCALE_SETTINGS", "VARIANTS", "SegRun", "load_runs",
+__all__ = ["PUBLISHED", "claims", "claims_table", "dip_verdict", "verdict", "bayes_reference", "predict_logits", "score_model",
+           "calibration_table", "lambda_table", "runs_table", "stream_text", "summary_table", "SCALE_SETTINGS", "VARIANTS", "SegRun", "load_runs",
            "prepare", "run", "scale_note", "settings"]

@@ -65,8 +65,9 @@ def plot_reliability(bins_by_name, ax=None, title="candidate tokens ('and'), tes
 def plot_heads(weights, tokens, labels, start=0, width=24):
     """Every head's attention weights on a window of one stream (rows: queries, columns: keys).
 
-    ``weights`` [H, T, T]. Only the joiner tokens are labelled (``and|`` where a sentence really
-    ends); dashed lines mark the true boundaries.
+    ``weights`` [H, T, T]; each head's colours run from 0 to its largest weight in the window (in
+    the title). Only the joiner tokens are labelled (``and|`` where a sentence really ends); dashed
+    lines mark the true boundaries.
     """
     w = np.asarray(weights, dtype=float)
     H, stop = w.shape[0], min(start + width, len(tokens))
@@ -81,11 +82,12 @@ def plot_heads(weights, tokens, labels, start=0, width=24):
         if h >= H:
             ax.axis("off")
             continue
-        ax.imshow(w[h, start:stop, start:stop], cmap="viridis", vmin=0, vmax=1)
+        block = w[h, start:stop, start:stop]
+        ax.imshow(block, cmap="viridis", vmin=0, vmax=block.max())            # each head on its own scale
         for c in cuts:
             ax.axvline(c, color="w", lw=0.8, ls="--")
             ax.axhline(c, color="w", lw=0.8, ls="--")
-        ax.set_title(f"head {h}")
+        ax.set_title(f"head {h} (max {block.max():.2f})", fontsize=11)
         ax.set_xticks(ticks, names if h // cols == rows - 1 else [], rotation=90)
         ax.set_yticks(ticks, names if h % cols == 0 else [])
     fig.supxlabel(f"key (tokens {start}-{stop - 1} of the stream)")

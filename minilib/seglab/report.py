@@ -1,6 +1,8 @@
 """Lab 5's tables: one row per run, mean ± sd per variant beside the Bayes-optimal reader, calibration."""
 from __future__ import annotations
 
+import textwrap
+
 from ..tables import Table
 from .claims import fmt_spread
 
@@ -51,3 +53,23 @@ def calibration_table(runs, positions="all", title=None) -> Table:
                  title or f"calibration on {where}, test streams",
                  "Temperature: p = sigmoid(z / T); Platt: p = sigmoid(a z + b); both fitted by L-BFGS on the dev "
                  "streams' NLL. The posterior's ECE is not 0 only because the test set is finite.")
+
+
+def stream_text(stream, start=0, width=60, joiner="and") -> str:
+    """A window of a stream as text, each joiner followed by [posterior] and '|' where a sentence really ends."""
+    words = []
+    for i in range(start, min(start + width, len(stream.tokens))):
+        tok, y = stream.tokens[i], stream.labels[i]
+        if tok == joiner and stream.posterior is not None:
+            tok = f"{tok}[{stream.posterior[i]:.2f}]"
+        words.append(tok + (" |" if y else ""))
+    return textwrap.fill(" ".join(words), width=88) + (" …" if start + width < len(stream.tokens) else "")
+
+
+def lambda_table(runs_by_variant, title="the entropy term (mean ± sd over seeds)") -> Table:
+    """Per attention variant: its lambda, test F1 and the entropy measure R on the test streams."""
+    rows = [[v, runs[0].config["model"]["entropy_lambda"], len(runs), fmt_spread([r.test_f1 for r in runs]),
+             fmt_spread([r.attn_entropy for r in runs])] for v, runs in runs_by_variant.items() if runs]
+    return Table(["model", "λ", "seeds", "test F1", "R on test streams"], rows, title,
+                 "R: mean attention-row entropy / log(stream length); 0 = each query looks at one token, "
+                 "1 = at all alike.")

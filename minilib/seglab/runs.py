@@ -284,12 +284,13 @@ def run(variant="attention", scale="auto", seed=0, *, callback=None, progress=Tr
         z_dev, z_test = (predict_logits(model, data[k], data["tok"]) for k in ("dev", "test"))
         scored = score_model(z_dev, data["dev"], z_test, data["test"], data["task"].joiner)
         entropy = test_attention_entropy(model, data["test"], data["tok"])
+        prov = provenance(device)                          # inside: it records the threads training used
     result = SegRun(
         variant=variant, scale=scale, seed=seed,
         config=json.loads(json.dumps({"model": model.config.to_dict(), "task": data["task"].to_dict(),
                                       "train": {k: s[k] for k in TRAIN_KEYS},
                                       "data": {k: s[k] for k in DATA_KEYS}})),
-        n_params=model.num_params(), param_counts=model.param_counts(), provenance=provenance(device),
+        n_params=model.num_params(), param_counts=model.param_counts(), provenance=prov,
         train_seconds=seconds, history=history, best_epoch=best_epoch,
         best_dev_f1=history[best_epoch - 1]["dev_f1"], stopped_early=stopped, test=scored["test"],
         calibration=scored["calibration"], reliability=scored["reliability"], bayes=data["bayes"],
