@@ -95,7 +95,7 @@ def sweep_of(curves, **extra):
 
 
 BASE = {("softmax", "adamw"): [3.0, 3.5, None], ("cosine", "adamw"): [3.4, None, None],
-        ("cosine", "clip"): [3.4, None, None], ("cosine", "wd0.1"): [3.4, None, None],
+        ("cosine", "clip"): [3.4, 3.45, None], ("cosine", "wd0.1"): [3.4, None, None],
         ("cosine", "adam"): [3.4, None, None], ("cosine_relu", "adamw"): [3.2, None, None],
         ("cosine_relu_L", "adamw"): [3.2, 3.1, None], ("cosine_relu_sqrtL", "adamw"): [3.2, 3.2, None],
         ("cosine_relu_Lalpha", "adamw"): [3.1, None, None], ("qkv_norm_relu", "adamw"): [3.0, 2.9, 3.3]}
@@ -109,7 +109,9 @@ def test_each_claim_follows_the_numbers():
     runs = sweep_of(BASE, cosine_relu_sqrtL={"long_pen": 0.5, "norm_growth": 2.0})
     v = verdicts(runs)
     assert v["Cosine attention did not converge"] == "not reproduced"        # it trained at 1e-3
-    assert v["Gradient clipping did not rescue cosine attention"] == "reproduced"
+    assert v["Gradient clipping steadied cosine attention somewhat, but did not improve its results"] == "reproduced"
+    assert v["Weight decay 0.1 brought no noticeable improvement"] == "reproduced"
+    assert v["Switching from Adam to AdamW changed the results"] == "not reproduced"
     assert v["A smaller learning rate made cosine attention train"] == "reproduced"
     assert v["With AdamW, softmax clearly beat cosine at the small learning rates"] == "reproduced"
     assert v["ReLU on the cosine attention matrix helped it converge"] == "reproduced"
@@ -122,11 +124,13 @@ def test_each_claim_follows_the_numbers():
     flipped = dict(BASE)
     flipped[("cosine", "adamw")] = [None, None, None]                       # cosine never trains
     flipped[("cosine", "clip")] = [3.0, 3.0, 3.0]                           # ... unless clipped
+    flipped[("cosine", "adam")] = [4.4, 4.4, 4.4]                           # Adam stalls
     flipped[("cosine_relu_Lalpha", "adamw")] = [3.1, 3.1, None]             # as stable as /L
     flipped[("qkv_norm_relu", "adamw")] = [3.2, None, None]
     v = verdicts(sweep_of(flipped))                                          # no length penalty now
     assert v["Cosine attention did not converge"] == "reproduced"
-    assert v["Gradient clipping did not rescue cosine attention"] == "not reproduced"
+    assert v["Gradient clipping steadied cosine attention somewhat, but did not improve its results"] == "not reproduced"
+    assert v["Switching from Adam to AdamW changed the results"] == "reproduced"
     assert v["A smaller learning rate made cosine attention train"] == "not reproduced"
     assert v["ReLU on the cosine attention matrix helped it converge"] == "reproduced"
     assert v["Square-root normalisation broke down at longer sequences"] == "not reproduced"
