@@ -115,6 +115,9 @@ def test_parameter_counts_are_the_seeds():
     assert "features" not in dict(m.named_parameters()) and not m.features.requires_grad
     with pytest.raises(ValueError, match="divisible"):
         SegmenterConfig(d_attn=250)
+    assert SegmenterConfig().position == "none" and not m.attn.rope           # the seed: no positional encoding
+    with pytest.raises(ValueError, match="position"):
+        SegmenterConfig(position="learned")
     with pytest.raises(ValueError, match="features"):
         BiLSTMSegmenter(SegmenterConfig(vocab_size=10), torch.zeros(9, 60))
 

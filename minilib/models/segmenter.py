@@ -49,11 +49,15 @@ class SegmenterConfig(AttentionOptions):
     dropout: float = 0.0            # between LSTM layers and on the LSTM output
     label_smoothing: float = 0.1
     entropy_lambda: float = 0.08    # weight of the attention-entropy term R (0: off)
+    position: str = "none"          # no positional encoding (the LSTM knows the order); "rope" is allowed
 
     def __post_init__(self):
         super().__post_init__()
         if self.masking != "-inf":
             raise ValueError("a tagger masks only padding; masking='zero' is a causal-LM pitfall: use '-inf'")
+        if self.position not in ("none", "rope"):
+            raise ValueError(f"position={self.position!r}: the segmenter adds no position embeddings (its LSTM "
+                             "already knows the order); use 'none' (the seed's choice) or 'rope' (inside attention)")
         for name in ("vocab_size", "d_input", "hidden", "n_layers", "n_head", "d_attn"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
