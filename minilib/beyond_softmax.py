@@ -93,7 +93,7 @@ def family_figure(score="cosine", normaliser="softmax", tau=1.0, n_keys=32):
     ax2.set_xscale("log", base=2)
     ax2.set_yscale("log")
     ax2.set_xticks(PANEL_LENGTHS, [str(n) for n in PANEL_LENGTHS])
-    ax2.minorticks_off()
+    ax2.xaxis.set_minor_locator(plt.NullLocator())
     ax2.set_xlabel("number of keys L", fontsize=10)
     ax2.set_ylabel("output norm at init", fontsize=10)
     ax2.set_title("does the output grow with L?", fontsize=10)
