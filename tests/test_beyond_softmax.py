@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from minilib import beyond_softmax as B
+from single_thread import one_thread  # noqa: F401  (autouse: one torch thread)
 
 matplotlib.use("Agg")
 

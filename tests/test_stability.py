@@ -9,16 +9,9 @@ import torch
 from minilib.experiments import stability as S
 from minilib.experiments import stability_claims as SC
 from minilib.train import TrainConfig, TrainingDiverged, make_optimizer
+from single_thread import one_thread  # noqa: F401  (autouse: one torch thread)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    from minilib.device import tune_cpu
-    tune_cpu()
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_a_smoke_run_measures_everything_beside_its_floor():
