@@ -7,13 +7,13 @@
 - ``norm_vs_length``: an attention layer's output norm and weight sum at initialisation, against the
   number of keys, for any score and normaliser (``metrics.layer_stats``);
 - ``family_panel``: the widget (similarity, normaliser, tau, length) showing one query's weights and
-  the output norm against the length;
-- ``check_sigmoid_bias``: the exercise's checker.
+  the output norm against the length.
+
+The chapter's exercise checker lives with the others, in ``minilib.exercises.beyond_softmax``.
 """
 from __future__ import annotations
 
 import math
-import textwrap
 
 import torch
 
@@ -123,30 +123,3 @@ def family_panel(score="cosine", normaliser="softmax", tau=1.0, n_keys=32):
     wrap = W.Layout(flex_flow="row wrap")
     update()
     return W.VBox([W.HBox([sim, norm], layout=wrap), W.HBox([t, n], layout=wrap), out]), update
-
-
-# ---------------------------------------------------------------- the exercise's checker
-def check_sigmoid_bias(fn, verbose=True) -> bool:
-    """Check ``fn(L)``: the bias b for which L sigmoid weights ``sigmoid(0 + b)`` (all scores 0) sum to exactly 1.
-
-    Tested in float64 for several L through ``torch.sigmoid`` itself (not against a stored answer)."""
-    def say(msg):
-        if verbose:
-            print(textwrap.fill(msg, width=88))
-
-    for L in (2, 3, 10, 100, 10_000):
-        try:
-            b = fn(L)
-        except NotImplementedError:
-            say("Not implemented yet. Hint: all L weights are equal, so each must be 1/L; solve sigmoid(b) = 1/L.")
-            return False
-        if not isinstance(b, (int, float)) or not math.isfinite(b):
-            say(f"Expected a finite number for L = {L}, got {b!r}.")
-            return False
-        total = float(torch.sigmoid(torch.full((L,), float(b), dtype=torch.float64)).sum())
-        if abs(total - 1.0) > 1e-9:
-            say(f"With L = {L} keys and bias {b:.6g} the weights sum to {total:.6f}, not 1. "
-                "Hint: sigmoid(b) = e^b / (1 + e^b); -log L is close, but not exact.")
-            return False
-    say("Correct: with this bias, L equal scores get weights that sum to exactly 1, for every L tried.")
-    return True

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from minilib import beyond_softmax as B
+from minilib.exercises.beyond_softmax import check_sigmoid_bias
 from single_thread import one_thread  # noqa: F401  (autouse: one torch thread)
 
 matplotlib.use("Agg")
@@ -22,18 +23,16 @@ def test_cosine_bound_is_the_softmax_of_the_extreme_scores(tau, n):
 
 
 def test_checker_accepts_the_solution_and_rejects_wrong_answers(capsys):
-    assert B.check_sigmoid_bias(lambda L: -math.log(L - 1))
+    assert check_sigmoid_bias(lambda L: -math.log(L - 1))
     assert "Correct" in capsys.readouterr().out
-    assert not B.check_sigmoid_bias(lambda L: -math.log(L))              # close, not exact
+    assert not check_sigmoid_bias(lambda L: -math.log(L))                # close, not exact
     assert "not 1" in capsys.readouterr().out
-    assert not B.check_sigmoid_bias(lambda L: 0.0)
-    assert not B.check_sigmoid_bias(lambda L: float("nan"))
-
-    def todo(L):
-        raise NotImplementedError
-    assert not B.check_sigmoid_bias(todo)
+    assert not check_sigmoid_bias(lambda L: 0.0)
+    assert not check_sigmoid_bias(lambda L: float("nan"))
+    assert not check_sigmoid_bias(lambda L: 1 / 0)
+    assert "raised ZeroDivisionError" in capsys.readouterr().out
+    assert not check_sigmoid_bias(None)
     assert "Hint" in capsys.readouterr().out
-    assert not B.check_sigmoid_bias(todo, verbose=False) and capsys.readouterr().out == ""
 
 
 def test_norm_vs_length_and_panel(monkeypatch):

@@ -5,6 +5,7 @@ to accept the solution and to reject at least one wrong answer.
 - ``selection``        chapter 1: a query that shares the weight between two keys
 - ``building``         chapter 2: the head split and merge; the causal mask of a key/value cache
 - ``masking``          chapter 3 and Lab 3: a masked softmax, the leak along a sentence, zero-then-renormalise
+- ``beyond_softmax``   chapter 4: a sigmoid bias whose weights sum to exactly 1
 - ``dot_vs_additive``  Lab 1: the parameters additive scores add; signal or seed noise
 - ``qkv_sharing``      Lab 2: self-scores of a model that shares Q and K
 - ``segmentation``     Lab 5: ECE by hand; the precision a calibrated posterior expects of itself
