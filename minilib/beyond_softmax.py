@@ -80,13 +80,15 @@ def one_query_weights(score, normaliser, tau, n_keys, d=16, seed=0):
 def family_figure(score="cosine", normaliser="softmax", tau=1.0, n_keys=32):
     """Left: one query's weights over ``n_keys`` keys; right: output norm at init against the length."""
     import matplotlib.pyplot as plt
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.0), constrained_layout=True)
+
+    from . import style
+    style.apply()                     # the course's figure style, as on the book's pages
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.2), constrained_layout=True)
     w = one_query_weights(score, normaliser, tau, n_keys)
     ax1.bar(range(n_keys), w.numpy(), color="tab:blue")
-    ax1.set_title(f"{score} · {normaliser}: weights sum to {float(w.sum()):.2f}, max {float(w.max()):.2f}",
-                  fontsize=10)
-    ax1.set_xlabel("key", fontsize=10)
-    ax1.set_ylabel("weight", fontsize=10)
+    ax1.set_title(f"sum {float(w.sum()):.2f}, max {float(w.max()):.2f}")
+    ax1.set_xlabel("key")
+    ax1.set_ylabel(f"weight ({score} · {normaliser})")
     opts = {"tau": tau} if score == "cosine" else {}
     curve = norm_vs_length(PANEL_LENGTHS, score=score, normaliser=normaliser, seeds=(0,), **opts)
     ax2.plot(curve["length"], curve["output_norm"], "o-")
@@ -94,9 +96,9 @@ def family_figure(score="cosine", normaliser="softmax", tau=1.0, n_keys=32):
     ax2.set_yscale("log")
     ax2.set_xticks(PANEL_LENGTHS, [str(n) for n in PANEL_LENGTHS])
     ax2.xaxis.set_minor_locator(plt.NullLocator())
-    ax2.set_xlabel("number of keys L", fontsize=10)
-    ax2.set_ylabel("output norm at init", fontsize=10)
-    ax2.set_title("does the output grow with L?", fontsize=10)
+    ax2.set_xlabel("number of keys L")
+    ax2.set_ylabel("output norm at init")
+    ax2.set_title("does the output grow with L?")
     return fig
 
 

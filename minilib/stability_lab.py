@@ -11,6 +11,7 @@ import statistics
 import matplotlib.pyplot as plt
 import numpy as np
 
+from . import viz  # noqa: F401  (applies the course's figure style, as on the book's pages)
 from .experiments import stability as S
 from .experiments import stability_claims as SC
 
@@ -55,18 +56,20 @@ def plot_lr_curves(runs, variants, ax=None, title="", faint=False):
     ax.axhline(any_run["floor"], color="k", lw=1, ls=":", label="MLM floor")
     ax.axhline(any_run["unigram"], color="k", lw=1, ls="--", label="unigram")
     ax.set_xscale("log")
-    ax.set_xlabel("learning rate", fontsize=10)
-    ax.set_ylabel("dev MLM loss (nats)", fontsize=10)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("dev MLM loss (nats)")
+    ax.set_title(title)
+    ax.legend(fontsize=10, ncol=2, loc="lower center", handlelength=1.2, columnspacing=0.8)
     return ax
 
 
 def lr_figure(runs):
     """The four groups of ``GROUPS`` as a 2 x 2 figure."""
-    fig, axes = plt.subplots(2, 2, figsize=(7, 6), sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(2, 2, figsize=(7, 7), sharey=True, constrained_layout=True)
     for ax, (title, variants) in zip(axes.flat, GROUPS.items()):
         plot_lr_curves(runs, variants, ax, title)
+    for ax in axes[:, 1]:
+        ax.set_ylabel("")
     return fig
 
 
@@ -76,16 +79,17 @@ def trained_grid(runs, ax=None):
     keys = list(cells)
     lrs = sorted({lr for c in cells.values() for lr in c})
     grid = np.array([[sum(SC.trained(r, thr) for r in cells[k].get(lr, [])) for lr in lrs] for k in keys], dtype=float)
-    ax = ax or plt.subplots(figsize=(6, 0.28 * len(keys) + 1))[1]
+    ax = ax or plt.subplots(figsize=(7, 0.32 * len(keys) + 1), constrained_layout=True)[1]
     n = max(len(rs) for c in cells.values() for rs in c.values())
     ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=n, aspect="auto")
     for i in range(len(keys)):
         for j in range(len(lrs)):
-            ax.text(j, i, f"{int(grid[i, j])}/{n}", ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs], fontsize=9)
-    ax.set_yticks(range(len(keys)), [k[0] if k[1] == "adamw" else f"{k[0]} · {k[1]}" for k in keys], fontsize=8)
-    ax.set_xlabel("learning rate", fontsize=10)
-    ax.set_title("seeds that trained", fontsize=10)
+            ax.text(j, i, f"{int(grid[i, j])}/{n}", ha="center", va="center", fontsize=10)
+    ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
+    ax.set_yticks(range(len(keys)), [k[0] if k[1] == "adamw" else f"{k[0]} · {k[1]}" for k in keys],
+                  fontsize=10)
+    ax.set_xlabel("learning rate")
+    ax.set_title("seeds that trained")
     return ax
 
 
@@ -101,9 +105,9 @@ def plot_stat(runs, variants, lr, stat, ax=None):
         steps = [s["step"] for s in rs[0]["stats"]]
         vals = np.nanmean([[s[stat] for s in r["stats"]] for r in rs], axis=0)
         ax.plot(steps, vals, "-", color=f"C{i}", label=_key(v)[0])
-    ax.set_xlabel("step", fontsize=10)
-    ax.set_ylabel(stat.replace("_", " "), fontsize=10)
-    ax.set_title(f"lr {lr:g}", fontsize=10)
+    ax.set_xlabel("step")
+    ax.set_ylabel(stat.replace("_", " "))
+    ax.set_title(f"lr {lr:g}")
     if stat == "max_logit":
         ax.set_yscale("log")
     return ax
@@ -116,7 +120,7 @@ def stats_figure(runs, variants, lrs, stats=("max_logit", "entropy")):
     for i, stat in enumerate(stats):
         for j, lr in enumerate(lrs):
             plot_stat(runs, variants, lr, stat, axes[i][j])
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=10, handlelength=1.2)
     return fig
 
 
@@ -137,17 +141,16 @@ def length_records(runs) -> list:
 
 def length_figure(runs):
     recs = length_records(runs)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7, 3.4), constrained_layout=True)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7, 4.6), constrained_layout=True)
     names = [r["variant"] for r in recs]
     a1.barh(names, [r["norm growth"] for r in recs], color="tab:blue")
     a1.axvline(1, color="k", lw=1)
-    a1.set_xlabel("output norm, long / short", fontsize=10)
+    a1.set_xlabel("output norm, long / short")
     a2.barh(names, [r["extra loss at 4x"] for r in recs], xerr=[r["sd"] for r in recs], color="tab:orange")
     a2.set_yticks([])
-    a2.set_xlabel("extra loss above the floor (nats)", fontsize=10)
-    for ax in (a1, a2):
-        ax.tick_params(labelsize=8)
-    fig.suptitle("trained at one length, scored at up to 4x it (best learning rate of each)", fontsize=10)
+    a2.set_xlabel("extra loss above floor (nats)")
+    a1.tick_params(axis="y", labelsize=10)
+    fig.suptitle("trained at one length, scored at up to 4x it (best rate of each)")
     return fig
 
 
