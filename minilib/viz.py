@@ -53,7 +53,8 @@ def plot_losses(runs, ax=None, references=(), title="training loss", window=25, 
     scale = next(iter({r.scale for r in [*runs, *references]}), "")
     ax.set(xlabel="step", ylabel=("loss − floor" if excess else "loss") + " (nats/token)",
            title=f"{title} ({scale} scale)" if scale else title)
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
     return ax
 
 

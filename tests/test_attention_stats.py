@@ -7,7 +7,6 @@ import torch
 from minilib.attention import MultiHeadAttention
 from minilib.metrics import attention_stats, layer_stats
 from minilib.models import GPTConfig, MiniGPT
-from single_thread import one_thread  # noqa: F401  (autouse: one torch thread)
 
 
 def identity_layer(causal, **kw):

@@ -7,7 +7,6 @@ import torch
 
 from minilib import beyond_softmax as B
 from minilib.exercises.beyond_softmax import check_sigmoid_bias
-from single_thread import one_thread  # noqa: F401  (autouse: one torch thread)
 
 matplotlib.use("Agg")
 

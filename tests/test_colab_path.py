@@ -58,7 +58,7 @@ def colab_like(tmp_path_factory):
     # the setup cell's command, with this clone for GitHub
     repo_url, branch, _ = colab_cells.repository()
     source = colab_cells.setup_source(repo_url, branch)
-    assert f"git+{{REPO}}" in source and "minilib[viz]" in source, source
+    assert "git+{REPO}" in source and "minilib[viz]" in source, source
     _run([*pip, f"minilib[viz] @ git+file://localhost{ROOT}"], cwd=base)   # pip wants a host
     probe = ("import minilib, ipywidgets, bertviz, minilib.results as R; "
              "print(minilib.__file__); print(ipywidgets.__version__); print(len(list(R.RESULTS_DIR.glob('*.json'))))")

@@ -7,7 +7,6 @@ from minilib.data import make_batches
 from minilib.models import BERTConfig, GPTConfig, MiniBERT, MiniGPT
 from minilib.train import NonFiniteError, TrainConfig, TrainingDiverged, grad_norm, train
 from minilib.train.diagnostics import ema, locate_non_finite
-from one_thread import one_thread  # noqa: F401  (tiny models: one CPU thread)
 
 
 def rows(V=40, n=64, T=10, seed=0):

@@ -9,7 +9,6 @@ pytest.importorskip("tokenizers", reason="Hugging Face tokenizers is installed w
 from minilib.data import MLMBatches, SubwordTokenizer, load_corpus, subword_batches  # noqa: E402
 from minilib.data.mlm import encoder_rows  # noqa: E402
 from minilib.experiments import masking_strategies as ms  # noqa: E402
-from one_thread import one_thread  # noqa: F401,E402  (tiny models: one CPU thread)
 
 
 @pytest.fixture(scope="module")

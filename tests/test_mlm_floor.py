@@ -7,7 +7,6 @@ import torch
 
 from minilib.data import SyntheticLanguage, Tokenizer
 from minilib.data.mlm_floor import floor_batches, floor_positions, masked_word_logprobs, mlm_floor
-from single_thread import one_thread  # noqa: F401  (autouse: one torch thread)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import torch
 matplotlib.use("Agg")
 
 from minilib import pitfalls, viz, widgets  # noqa: E402
-from minilib.attention import masked_softmax  # noqa: E402
 from minilib.models import GPTConfig, MiniGPT  # noqa: E402
 
 V = 16

@@ -9,7 +9,6 @@ from minilib.data import MLMBatches, Tokenizer, make_batches
 from minilib.models import BERTConfig, GPTConfig, MiniBERT, MiniGPT
 from minilib.train import (SCHEDULES, TrainConfig, lr_at, lr_range_test, schedule_factor, train,
                            transformers_rates, warmup_steps)
-from one_thread import one_thread  # noqa: F401  (tiny models: one CPU thread)
 
 pytest.importorskip("transformers", reason="transformers is installed with bertviz (requirements.txt)")
 

@@ -16,7 +16,6 @@ from minilib.attention.scores import chebyshev_scores, minkowski_scores
 from minilib.attention.vector_norms import QKVNorm, l2_normalise, layer_normalise
 from minilib.metrics import leak_probe
 from minilib.models import BERTConfig, GPTConfig, MiniBERT, MiniGPT
-from single_thread import one_thread  # noqa: F401  (autouse: one torch thread)
 
 D64 = dict(dtype=torch.float64)
 DISTANCES = ("euclidean", "manhattan", "minkowski", "chebyshev")

@@ -9,7 +9,6 @@ import torch
 from minilib.experiments import stability as S
 from minilib.experiments import stability_claims as SC
 from minilib.train import TrainConfig, TrainingDiverged, make_optimizer
-from single_thread import one_thread  # noqa: F401  (autouse: one torch thread)
 
 
 
