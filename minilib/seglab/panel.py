@@ -17,8 +17,6 @@ from .plots import plot_curves
 from .report import runs_table
 from .runs import SCALE_SETTINGS, VARIANTS, run
 
-LIVE_EPOCHS = {"smoke": 4, "cpu": 12, "paper": 150}     # the panel's default: a live slice of the schedule
-
 
 class SegPanel:
     """``SegPanel()``: model checkboxes, scale, seed, lambda, patience, epochs and Run."""
@@ -34,7 +32,7 @@ class SegPanel:
         self.lam = W.FloatText(value=s["entropy_lambda"], description="λ", step=0.01, layout=W.Layout(width="150px"),
                                tooltip="weight of the attention-entropy term (attention model only)")
         self.patience = W.IntText(value=s["patience"], description="patience", layout=W.Layout(width="170px"))
-        self.epochs = W.IntText(value=LIVE_EPOCHS[scale], description="epochs", layout=W.Layout(width="160px"))
+        self.epochs = W.IntText(value=s["max_epochs"], description="epochs", layout=W.Layout(width="160px"))
         self.scale.observe(self._scale_changed, names="value")
         self.button = W.Button(description="Run", button_style="primary", icon="play")
         self.button.on_click(lambda _: self.run())
@@ -48,7 +46,7 @@ class SegPanel:
 
     def _scale_changed(self, change):
         s = SCALE_SETTINGS[change["new"]]
-        self.patience.value, self.epochs.value = s["patience"], LIVE_EPOCHS[change["new"]]
+        self.patience.value, self.epochs.value = s["patience"], s["max_epochs"]
 
     def _ipython_display_(self):
         display(self.widget)

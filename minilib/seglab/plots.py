@@ -62,19 +62,20 @@ def plot_reliability(bins_by_name, ax=None, title="candidate tokens ('and'), tes
     return ax
 
 
-def plot_heads(weights, tokens, labels, start=0, width=24):
-    """Every head's attention weights on a window of one stream (rows: queries, columns: keys).
+def plot_heads(weights, tokens, labels, start=0, width=None):
+    """Every head's attention weights on one stream, or a window of it (rows: queries, columns: keys).
 
-    ``weights`` [H, T, T]; each head's colours run from 0 to its largest weight in the window (in
-    the title). Only the joiner tokens are labelled (``and|`` where a sentence really ends); dashed
-    lines mark the true boundaries.
+    ``weights`` [H, T, T]; each head's colours run from 0 to its largest weight shown (in the title).
+    Dashed lines mark the true boundaries; in windows of at most 30 tokens the joiner tokens are
+    labelled (``and|`` where a sentence really ends).
     """
     w = np.asarray(weights, dtype=float)
-    H, stop = w.shape[0], min(start + width, len(tokens))
+    H = w.shape[0]
+    stop = len(tokens) if width is None else min(start + width, len(tokens))
     cols = min(4, H)
     rows = int(np.ceil(H / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 1.9 * rows + 0.9), squeeze=False, constrained_layout=True)
-    ticks = [i - start for i in range(start, stop) if tokens[i] == "and"]
+    ticks = [i - start for i in range(start, stop) if tokens[i] == "and"] if stop - start <= 30 else []
     names = ["and|" if labels[i + start] else "and" for i in ticks]
     cuts = [i - start + 0.5 for i in range(start, stop - 1) if labels[i]]
     for h in range(rows * cols):
@@ -83,12 +84,12 @@ def plot_heads(weights, tokens, labels, start=0, width=24):
             ax.axis("off")
             continue
         block = w[h, start:stop, start:stop]
-        ax.imshow(block, cmap="viridis", vmin=0, vmax=block.max())            # each head on its own scale
+        ax.imshow(block, cmap="viridis", vmin=0, vmax=block.max(), interpolation="nearest")
         for c in cuts:
-            ax.axvline(c, color="w", lw=0.8, ls="--")
-            ax.axhline(c, color="w", lw=0.8, ls="--")
+            ax.axvline(c, color="w", lw=0.6, ls="--")
+            ax.axhline(c, color="w", lw=0.6, ls="--")
         ax.set_title(f"head {h} (max {block.max():.2f})", fontsize=11)
         ax.set_xticks(ticks, names if h // cols == rows - 1 else [], rotation=90)
         ax.set_yticks(ticks, names if h % cols == 0 else [])
-    fig.supxlabel(f"key (tokens {start}-{stop - 1} of the stream)")
+    fig.supxlabel(f"key (tokens {start}-{stop - 1} of the stream; dashed: true boundaries)")
     return fig

@@ -43,7 +43,7 @@ from ..device import pick_device, seed_everything, tune_cpu
 from ..files import write_atomic
 from ..metrics.segmentation import boundary_prf
 from ..metrics.calibration import nll, sigmoid
-from ..models.segmenter import BiLSTMSegmenter, SegmenterConfig
+from ..models.segmenter import BiLSTMSegmenter, SegmenterConfig, attention_entropy
 from ..provenance import provenance
 from ..results import RESULTS_DIR
 from ..scale import resolve_scale
@@ -255,9 +255,8 @@ def build_model(s, tok) -> BiLSTMSegmenter:
 
 
 @torch.no_grad()
-def test_attention_entropy(model, streams, tok, batch_size=64) -> float:
+def entropy_on(model, streams, tok, batch_size=64) -> float:
     """R on the streams (the regulariser's value, whatever lambda was), or nan without attention."""
-    from ..models.segmenter import attention_entropy
     if not model.config.attention:
         return float("nan")
     device, vals, n = next(model.parameters()).device, 0.0, 0
@@ -283,7 +282,7 @@ def run(variant="attention", scale="auto", seed=0, *, callback=None, progress=Tr
                                                     progress=progress, checkpoint=checkpoint)
         z_dev, z_test = (predict_logits(model, data[k], data["tok"]) for k in ("dev", "test"))
         scored = score_model(z_dev, data["dev"], z_test, data["test"], data["task"].joiner)
-        entropy = test_attention_entropy(model, data["test"], data["tok"])
+        entropy = entropy_on(model, data["test"], data["tok"])
         prov = provenance(device)                          # inside: it records the threads training used
     result = SegRun(
         variant=variant, scale=scale, seed=seed,
