@@ -6,6 +6,7 @@
 - ``report``    the tables: runs, mean ± sd per model beside the Bayes-optimal reader, calibration
 - ``plots``     training curves, every seed's dev F1 per epoch, reliability diagrams, attention heads
 - ``panel``     ``SegPanel``: the widget that trains models live (imported only when used)
+- ``__main__``  ``python -m minilib.seglab``: remakes the stored reference runs (``make reproduce``)
 
     from minilib.seglab import run, load_runs
     r = run("attention", scale="smoke")
