@@ -263,6 +263,7 @@ def test_smoke_run_learns_stops_resumes_and_saves(tmp_path):
     assert r.n_params == sum(r.param_counts.values()) and r.bayes["at_best"]["f1"] > r.test["f1"] - 0.2
     cal = r.calibration["all"]
     assert cal["temperature"]["accuracy"] == cal["raw"]["accuracy"]
+    assert r.provenance["threads"] == 1                             # smoke trains on one thread, and says so
     back = SegRun.load(r.save(tmp_path / "run.json"))
     assert back.history == r.history and back.provenance["commit"] and back.config["model"]["hidden"] == 24
     # patience: with a learning rate too small to change anything, dev F1 never improves after epoch 1

@@ -169,6 +169,8 @@ def cpu_threads(n, device):
     little there, and on a busy 2-core machine its synchronisation made steps 3-10x slower
     than one thread (measured while other jobs ran), so the CPU scales train on one.
     """
+    if device.type == "cpu":
+        tune_cpu()                    # its one-time thread choice first, so it cannot override ours
     before = torch.get_num_threads()
     if n and device.type == "cpu":
         torch.set_num_threads(n)
@@ -182,8 +184,6 @@ def fit(model, data, s, seed, *, device=None, callback=None, progress=True, chec
     """Train with early stopping on dev F1; returns ``(history, best_epoch, stopped_early, seconds)``
     and leaves the best weights in ``model``. ``callback(history)`` runs after every epoch."""
     device = device or pick_device()
-    if device.type == "cpu":
-        tune_cpu()
     with cpu_threads(s.get("threads", 0), device):
         return _fit(model, data, s, seed, device, callback, progress, checkpoint)
 
