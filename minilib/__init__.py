@@ -11,6 +11,10 @@ their public names (``from minilib.attention import MultiHeadAttention``):
 - ``train``        the training loop and its learning-rate schedules
 - ``metrics``      loss, perplexity, the causality (leak) probe
 - ``experiments``  named, reproducible experiments (``run``), the reference-run CLI
+- ``hf``           the Hugging Face bridge: a BPE tokenizer and small RoBERTas for the synthetic language, attention
+                   edits, word importances, ``roberta-base`` with a clear message where it cannot be had
+- ``heads``        chapter 6: any course model's attention as bertviz and matplotlib views, entropy per head,
+                   heads that follow agreement
 - ``results``      ``RunResult`` (JSON with provenance) and the lab tables
 - ``pitfalls``     broken maskings on purpose, and the probes that catch them
 - ``beyond_softmax``  chapter 4: the cosine bound, output norm against length, its panel and checker
@@ -30,8 +34,8 @@ __version__ = "0.2.0"
 
 _SUBMODULES = (
     "attention", "models", "numpy_bert", "data", "train", "metrics", "experiments", "results", "pitfalls", "tables",
-    "beyond_softmax", "stability_lab", "seglab", "exercises", "style", "viz", "widgets", "device", "scale",
-    "provenance", "choices", "files",
+    "beyond_softmax", "stability_lab", "seglab", "hf", "heads", "exercises", "style", "viz", "widgets", "device",
+    "scale", "provenance", "choices", "files",
 )
 
 

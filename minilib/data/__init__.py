@@ -13,6 +13,8 @@
 - ``mlm_floor``  ``mlm_floor``: the exact p(hidden word | rest of the sentence), the floor of an MLM loss
 - ``segmentation``  lab 5's task: run-on streams of sentences joined by "and", frozen hashed features, batches
 - ``segment_posterior``  the Bayes-optimal p(boundary after token i | stream), by dynamic programming
+- ``minimal_pairs``  ``minimal_pairs``: grammatical/ungrammatical sentence pairs that differ in one word, with the
+                 words that decide (agreement across clauses, pronouns, closing marks), found by the grammar
 
     corpus = load_corpus()                      # the synthetic language, paper scale, cached
     tok = corpus.tokenizer(max_size=8000)       # the whole lexicon fits: no <UNK>
@@ -24,6 +26,7 @@ from .corpora import (CORPORA, PAPER_TRAIN_TOKENS, Corpus, CorpusStats, corpus_s
 from .downloads import PINNED, CorpusUnavailableError
 from .floor import FloorLoss, floor_logprobs, true_loss
 from .grammar import Estimate, SyntheticLanguage
+from .minimal_pairs import CONSTRUCTIONS, MinimalPair, find_pairs, minimal_pairs, split_pairs
 from .mlm import MLMBatch, MLMBatches, mask_tokens
 from .subword import SubwordTokenizer, subword_batches
 from .segment_posterior import boundary_posterior
@@ -37,4 +40,5 @@ __all__ = ["Batch", "encode_corpus", "make_batches", "CORPORA", "PAPER_TRAIN_TOK
            "SyntheticLanguage", "Tokenizer", "MLMBatch", "MLMBatches", "mask_tokens", "MLMFloor", "floor_batches",
            "floor_positions", "masked_word_logprobs", "mlm_floor",
            "SubwordTokenizer", "subword_batches", "boundary_posterior", "SegmentationTask", "Stream",
-           "hashed_features", "make_streams", "segmentation_batches"]
+           "hashed_features", "make_streams", "segmentation_batches",
+           "CONSTRUCTIONS", "MinimalPair", "find_pairs", "minimal_pairs", "split_pairs"]

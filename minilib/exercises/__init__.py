@@ -10,4 +10,6 @@ to accept the solution and to reject at least one wrong answer.
 - ``qkv_sharing``      Lab 2: self-scores of a model that shares Q and K
 - ``segmentation``     Lab 5: ECE by hand; the precision a calibrated posterior expects of itself
 - ``bert_from_scratch``  chapter 5: the layer-norm backward, graded against autograd
+- ``explanation``      chapter 6: leave one out by masking a word's pieces instead of deleting them
+- ``roberta``          Lab 6: the nearest-noun rule, a baseline for agreement that attractors defeat
 """

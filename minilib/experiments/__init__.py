@@ -8,6 +8,13 @@
            of the score family, three seeds (seed 000): ``run``, ``sweep``, ``load``, ``VARIANTS``, ``TOGGLES``
 - ``stability_claims``  reading that sweep: per-variant best loss, stable LR range, LR sensitivity, and the
            log's claims with computed verdicts (``summary_table``, ``claims_table``)
+- ``roberta``  Lab 6: your own RoBERTa with Hugging Face, MLM-pretrained and fine-tuned on grammatical minimal
+           pairs against one fine-tuned from scratch (seed 002 §3): ``prepare``, ``pretrain``, ``finetune``,
+           ``evaluate``, ``blimp``, ``run``, ``trained``, ``load`` (import the module)
+- ``roberta_explain``  is attention an explanation? the fine-tuned classifier's attention against gradients,
+           leave-one-out and the grammar's evidence, and under uniform/permuted attention (``explanation``, ``claims``)
+- ``roberta_report``  Lab 6's tables and figures: accuracy by construction and distance, pretrained against
+           scratch over the stored seeds, with computed verdicts (``spread_table``, ``pretraining_verdicts``)
 
     from minilib.experiments import run
     r = run("dot_vs_additive", "additive", scale="smoke")

@@ -6,7 +6,7 @@ FAMILY is a module of ``minilib.experiments`` that has a ``main(argv)`` (e.g. ``
 import importlib
 import sys
 
-FAMILIES = ("lm", "masking_strategies", "stability",)
+FAMILIES = ("lm", "masking_strategies", "stability", "roberta",)
 
 
 def main(argv=None):

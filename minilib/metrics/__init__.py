@@ -4,12 +4,17 @@
 - ``attention_stats``  inside attention: largest logit, entropy, output norm, weight sum (per layer)
 - ``segmentation``  boundary precision/recall/F1, Pk and WindowDiff (nltk's conventions)
 - ``calibration``  ECE (torchmetrics' binary definition), NLL, Brier, reliability bins, temperature and Platt scaling
+- ``attention_heads``  reading heads of any model: pieces pooled into words, entropy per head, weight along a dependency
+- ``explanation``  is attention an explanation? Kendall's tau, top-k hits on known evidence, TVD, paired verdicts
 """
+from .attention_heads import dependency_weight, head_entropy, word_attention, word_sum
 from .attention_stats import STATS, attention_stats, layer_stats
 from .calibration import brier, ece, fit_platt, fit_temperature, nll, reliability_bins
+from .explanation import chance_hit, kendall_tau, mean_se, paired_verdict, top_k_hit, tvd
 from .lm import evaluate, leak_probe, perplexity, prefix_loss, sequence_loss
 from .segmentation import boundary_prf, pk, segmentation_scores, windowdiff
 
 __all__ = ["evaluate", "leak_probe", "perplexity", "prefix_loss", "sequence_loss", "STATS", "attention_stats",
            "layer_stats", "brier", "ece", "fit_platt", "fit_temperature", "nll", "reliability_bins", "boundary_prf",
-           "pk", "segmentation_scores", "windowdiff"]
+           "pk", "segmentation_scores", "windowdiff", "dependency_weight", "head_entropy", "word_attention", "word_sum",
+           "chance_hit", "kendall_tau", "mean_se", "paired_verdict", "top_k_hit", "tvd"]

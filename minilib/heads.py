@@ -1,0 +1,118 @@
+"""Looking at attention in any of the course's models: MiniGPT, MiniBERT and a Hugging Face RoBERTa, one interface.
+
+``sentence_attention(model, tokenizer, words)`` returns what every view and measure needs, whatever
+the model: each layer's weights ``[H, T, T]``, the token labels, the word each token belongs to, and
+whether the model is causal. On top of it:
+
+- ``fits``: whether a sentence fits the model's positions (the measures below need whole sentences);
+- ``bertviz(model, tokenizer, words, view="head"|"model")``: bertviz's interactive views (rendered
+  offline in the book; in Colab they need its JavaScript, so ``plot_heads`` draws the same weights
+  with matplotlib);
+- ``entropy_grid``: each head's mean entropy (nats) over sentences, ``[L, H]``, and the uniform entropy;
+- ``agreement_heads``: for minimal pairs, the weight each head puts from the word that must agree
+  (the target; for a causal model, the word before it, which predicts it) on the word it agrees with
+  (the controller), ``[L, H]``, beside what a uniform head would give.
+"""
+from __future__ import annotations
+
+import torch
+
+from .metrics.attention_heads import dependency_weight, head_entropy, word_attention
+
+
+def _kind(model) -> str:
+    name = type(model).__name__
+    if name == "MiniGPT":
+        return "gpt"
+    if name == "MiniBERT":
+        return "bert"
+    if hasattr(model, "config") and getattr(model.config, "model_type", None) is not None:
+        return "hf"
+    raise TypeError(f"cannot read attention out of a {name}: use MiniGPT, MiniBERT or a Hugging Face model")
+
+
+@torch.no_grad()
+def sentence_attention(model, tokenizer, words) -> dict:
+    """``{"weights": [L x [H, T, T]], "tokens": [T labels], "word_ids": [T] (None for specials), "causal"}``."""
+    words = list(words)
+    kind = _kind(model)
+    dev = next(model.parameters()).device
+    if kind == "hf":
+        from .hf.attention import attentions
+        weights, tokens, word_ids = attentions(model, tokenizer, words)
+        return {"weights": weights, "tokens": tokens, "word_ids": word_ids, "causal": False}
+    if kind == "gpt":                                  # word-level: <START> w1 ... wn (the inputs it reads)
+        ids = tokenizer.encode(words, add_special=True)[:-1]
+        word_ids = [None] + list(range(len(words)))
+    else:                                              # MiniBERT on sub-words: <START> pieces <STOP>
+        ids, wid = tokenizer.encode(words)
+        word_ids = [None if w < 0 else w for w in wid]
+    was = model.training
+    model.eval()
+    weights = model.attention_weights(torch.tensor([ids], device=dev))
+    model.train(was)
+    tokens = [str(t) for t in tokenizer.decode(ids)] if kind == "bert" else tokenizer.decode(ids, skip_special=False)
+    return {"weights": [w[0].float().cpu() for w in weights], "tokens": tokens, "word_ids": word_ids,
+            "causal": kind == "gpt"}
+
+
+def fits(model, tokenizer, words) -> bool:
+    """Whether the model reads the whole sentence (its tokens, specials included, within its positions)."""
+    kind = _kind(model)
+    if kind == "hf":
+        from .hf.scoring import longest
+        from .hf.tokenizer import encode_words
+        return len(encode_words(tokenizer, [list(words)])[0][0]) <= longest(model)
+    n = len(words) + 1 if kind == "gpt" else len(tokenizer.encode(list(words))[0])
+    return n <= model.config.block_size
+
+
+def bertviz(model, tokenizer, words, view: str = "head"):
+    """bertviz's ``head_view`` or ``model_view`` of one sentence (returns what bertviz displays)."""
+    from bertviz import head_view, model_view
+    from .choices import check_choice
+    check_choice("view", view, ("head", "model"))
+    a = sentence_attention(model, tokenizer, words)
+    weights = tuple(w[None] for w in a["weights"])     # bertviz wants [1, H, T, T] per layer
+    return (head_view if view == "head" else model_view)(weights, a["tokens"])
+
+
+def plot_heads(model, tokenizer, words, heads=(0, 1), title=""):
+    """The same weights as bertviz shows, drawn with matplotlib (a row per layer, two heads per row)."""
+    from .viz import plot_attention_grid
+    a = sentence_attention(model, tokenizer, words)
+    return plot_attention_grid(a["weights"], a["tokens"], heads=heads, title=title)
+
+
+def entropy_grid(model, tokenizer, sentences) -> dict:
+    """``{"entropy": [L, H] mean over sentences, "uniform": mean log(T)}``: each head's entropy (nats) over the
+    real queries (a causal model's query t sees t + 1 keys, so its uniform entropy is the mean of log(t + 1))."""
+    grids, uniform = [], []
+    for words in sentences:
+        a = sentence_attention(model, tokenizer, words)
+        grids.append(torch.stack([head_entropy(w) for w in a["weights"]]))
+        T = a["weights"][0].shape[-1]
+        n_keys = torch.arange(1, T + 1, dtype=torch.float) if a["causal"] else torch.full((T,), float(T))
+        uniform.append(float(n_keys.log().mean()))
+    return {"entropy": torch.stack(grids).mean(0), "uniform": sum(uniform) / len(uniform)}
+
+
+def agreement_heads(model, tokenizer, pairs) -> dict:
+    """``{"weight": [L, H], "uniform": float, "n": pairs}``: mean attention from the word that must agree to the word
+    it agrees with, over the good sentences of ``pairs`` (for a causal model, from the word before the target,
+    the position that predicts it), and the mean weight a uniform head would give there."""
+    weights, uniform = [], []
+    for p in pairs:
+        a = sentence_attention(model, tokenizer, p.good)
+        query = p.target - 1 if a["causal"] else p.target
+        per_layer = [dependency_weight(w, a["word_ids"], query, p.controller, causal=a["causal"])
+                     for w in a["weights"]]
+        weights.append(torch.stack([d["weight"] for d in per_layer]))
+        uniform.append(per_layer[0]["uniform"])
+    return {"weight": torch.stack(weights).mean(0), "uniform": sum(uniform) / len(uniform), "n": len(pairs)}
+
+
+def word_map(model, tokenizer, words, layer: int, head: int) -> torch.Tensor:
+    """One head's weights between words ``[W, W]`` (pieces pooled; see ``metrics.attention_heads.word_attention``)."""
+    a = sentence_attention(model, tokenizer, words)
+    return word_attention(a["weights"][layer], a["word_ids"])[head]
