@@ -70,6 +70,7 @@ reproduce: $(STAMP)
 	$(BIN)/python -m minilib.experiments masking_strategies --scale cpu --seeds 0 1 2
 	$(BIN)/python -m minilib.experiments stability --scale cpu --seeds 0 1 2
 	$(BIN)/python -m minilib.seglab --scale cpu --seeds 0 1 2 3 4    # lab 5: 3 models x 5 seeds, ~35 min
+	$(BIN)/python -m minilib.experiments roberta --scale cpu --seeds 0 1 2    # lab 6 and chapter 6: ~15 min
 
 # Speed of every attention variant (time and memory), ~10 min on a 2-core CPU; writes
 # benchmarks/results/bench_<cpu|cuda>.json, which book/speed.ipynb reads. Run it on a quiet machine.

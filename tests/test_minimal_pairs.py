@@ -75,3 +75,11 @@ def test_bad_requests_get_clear_errors(lang):
         minimal_pairs(lang, 50, constructions=("parenthesis",), max_sentences=20)
     with pytest.raises(ValueError, match="not a sentence"):
         find_pairs(lang, ["the", "the", "."])
+
+
+def test_counterparts(lang):
+    from minilib.data.minimal_pairs import counterpart
+    n_sg, n_pl = lang.categories["N_sg"][3], lang.categories["N_pl"][3]
+    assert counterpart(n_sg, lang) == n_pl and counterpart(n_pl, lang) == n_sg
+    assert counterpart("is", lang) == "are" and counterpart("she", lang) == "he" and counterpart("him", lang) == "her"
+    assert counterpart("the", lang) is None and counterpart("did", lang) is None

@@ -26,7 +26,7 @@ from .corpora import (CORPORA, PAPER_TRAIN_TOKENS, Corpus, CorpusStats, corpus_s
 from .downloads import PINNED, CorpusUnavailableError
 from .floor import FloorLoss, floor_logprobs, true_loss
 from .grammar import Estimate, SyntheticLanguage
-from .minimal_pairs import CONSTRUCTIONS, MinimalPair, find_pairs, minimal_pairs, split_pairs
+from .minimal_pairs import CONSTRUCTIONS, MinimalPair, counterpart, find_pairs, minimal_pairs, split_pairs
 from .mlm import MLMBatch, MLMBatches, mask_tokens
 from .subword import SubwordTokenizer, subword_batches
 from .segment_posterior import boundary_posterior
@@ -41,4 +41,4 @@ __all__ = ["Batch", "encode_corpus", "make_batches", "CORPORA", "PAPER_TRAIN_TOK
            "floor_positions", "masked_word_logprobs", "mlm_floor",
            "SubwordTokenizer", "subword_batches", "boundary_posterior", "SegmentationTask", "Stream",
            "hashed_features", "make_streams", "segmentation_batches",
-           "CONSTRUCTIONS", "MinimalPair", "find_pairs", "minimal_pairs", "split_pairs"]
+           "CONSTRUCTIONS", "MinimalPair", "counterpart", "find_pairs", "minimal_pairs", "split_pairs"]

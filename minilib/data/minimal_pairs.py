@@ -82,6 +82,12 @@ class _Forms:
         self.names = set(language.gender)
 
 
+def counterpart(word: str, language: SyntheticLanguage) -> str | None:
+    """The word's other form: a noun's or verb's other number, a pronoun's other gender (None if it has none)."""
+    forms = _Forms(language)
+    return forms.flip_noun.get(word) or forms.flip_verb.get(word) or forms.flip_pronoun.get(word)
+
+
 def first_failure(language: SyntheticLanguage, words) -> int | None:
     """Index of the first word the grammar cannot produce (``len(words)`` if only the end fails), or None."""
     lps = language.token_logprobs(list(words), strict=False)

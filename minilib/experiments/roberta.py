@@ -33,7 +33,7 @@ import torch
 
 from .. import data as D
 from ..choices import check_choice
-from ..data.minimal_pairs import AGREEMENT, minimal_pairs  # noqa: F401 (AGREEMENT: for the lab)
+from ..data.minimal_pairs import AGREEMENT, minimal_pairs
 from ..files import write_atomic
 from ..provenance import provenance
 from ..results import RESULTS_DIR, RunResult
@@ -179,12 +179,16 @@ def by_group(pairs, values, key) -> dict:
 
 
 def pair_scores(pairs, good, bad) -> dict:
-    """Per-pair ``right`` (good scored above bad) overall and by construction, distance bucket and attractors."""
+    """Per-pair ``right`` (good scored above bad) overall and by construction, distance bucket and (agreement
+    pairs only) attractors; ``scores``: each pair's two scores, so that any other grouping can be made later."""
     right = [float(g > b) for g, b in zip(good, bad)]
+    agreement = [(p, r) for p, r in zip(pairs, right) if p.construction in AGREEMENT]
     return {"pair_accuracy": sum(right) / len(right),
             "by_construction": by_group(pairs, right, lambda p: p.construction),
             "by_distance": by_group(pairs, right, lambda p: _bucket(p.distance)),
-            "by_attractors": by_group(pairs, right, lambda p: "0" if p.attractors == 0 else "1+")}
+            "by_attractors": by_group([p for p, _ in agreement], [r for _, r in agreement],
+                                      lambda p: "0" if p.attractors == 0 else "1+"),
+            "scores": [[round(float(g), 4), round(float(b), 4)] for g, b in zip(good, bad)]}
 
 
 def evaluate(model, tokenizer, pairs, max_len=None) -> dict:
@@ -228,7 +232,8 @@ def run(variant="pretrained", scale="auto", seed=0, *, progress=True, explain=Tr
     if variant == "pretrained":
         mlm, h = pretrain(d, seed, progress=progress)
         dev = mlm_batches(tok, d["corpus"].dev, batch_size=64, max_len=s["max_len"], seed=10_007)
-        pre = _history(h) | {"dev_mlm_loss": mlm_loss(mlm, dev), "unigram_loss": unigram_loss(tok, d["corpus"].train, dev),
+        pre = _history(h) | {"dev_mlm_loss": mlm_loss(mlm, dev),
+                             "unigram_loss": unigram_loss(tok, d["corpus"].train, dev),
                              "blimp": blimp(mlm, tok, d["test_pairs"])}
     clf, h = finetune(d, seed, encoder_from=mlm, progress=progress)
     result = RobertaRun(

@@ -137,6 +137,8 @@ def claims(e) -> tuple[Table, dict]:
          v["above_chance"], {"yes": "confirmed", "no": "refuted"}),
         ("gradients point at the deciding words more often than attention", "hit(grad) − hit(att)",
          v["below_gradient"], {"yes": "confirmed", "no": "refuted"}),
+        ("leave-one-out points at the deciding words more often than attention", "hit(LOO) − hit(att)",
+         v["below_loo"], {"yes": "confirmed", "no": "refuted"}),
         ("permuted attention leaves the answers as they were (J&W)", "accuracy − permuted accuracy",
          v["permuting_last_changes_answers"], {"yes": "refuted", "unclear": "consistent (no change beyond 2 SE)"}),
         ("uniform attention does as well: attention is not needed (W&P's baseline)", "accuracy − uniform accuracy",
@@ -164,7 +166,7 @@ def overall(v) -> str:
     not_below = v["below_gradient"]["verdict"] != "yes"
     found = ["the model needs its attention (uniform or permuted weights change its answers)",
              "the last layer's weights point at the deciding words " + (
-                 ("more often than chance" + (", as often as gradients do" if not_below else
+                 ("more often than chance" + (", at least as often as gradients do" if not_below else
                                               ", but less often than gradients do")) if above
                  else "no more often than chance"),
              "they rank words " + ("at least as closely to gradients as leave-one-out does" if grad_ok

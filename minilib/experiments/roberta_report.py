@@ -28,10 +28,15 @@ def _cell(d):
 def by_construction(tests: dict, key="by_construction", groups=CONSTRUCTIONS, title="") -> Table:
     """One column per model (its ``evaluate`` or ``blimp`` dict): pair accuracy per group (n pairs)."""
     rows = [[g] + [_cell(t[key].get(g)) for t in tests.values()] for g in groups]
-    rows.append(["all"] + [f"{t['pair_accuracy']:.2f}" for t in tests.values()])
+    rows.append(["all"] + [_cell(_pooled([t[key][g] for g in groups if g in t[key]])) for t in tests.values()])
     return Table(["construction" if key == "by_construction" else key.replace("by_", ""), *tests], rows,
                  title=title or "pair accuracy: the good sentence scored above the bad one (number of test pairs)",
                  note="chance: 0.50; the grammar itself: 1.00 on every pair.")
+
+
+def _pooled(cells):
+    n = sum(c["n"] for c in cells)
+    return {"mean": sum(c["mean"] * c["n"] for c in cells) / n, "n": n} if n else None
 
 
 def by_distance(tests: dict, title="") -> Table:

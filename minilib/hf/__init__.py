@@ -4,7 +4,8 @@ Needs ``transformers`` (``pip install minilib[hf]``; it also comes with the ``vi
 Nothing here downloads anything unless asked to (``hub.load_pretrained(..., offline=False)``).
 
 - ``tokenizer``   ``train_tokenizer``: a byte-level BPE (RoBERTa's kind) trained on word lists, wrapped as a
-                  ``transformers`` fast tokenizer; ``encode_words`` (ids and each id's word), ``pieces``, ``split_stats``
+                  ``transformers`` fast tokenizer; ``encode_words`` (ids and each id's word), ``pieces``,
+                  ``split_stats``
 - ``batches``     ``mlm_batches`` (masked by ``DataCollatorForLanguageModeling``), ``classification_batches``
 - ``models``      ``roberta_config``, ``masked_lm``, ``classifier`` (optionally from a masked LM's encoder),
                   ``eager`` (attention weights on), ``ForTrain`` (a Hugging Face model for ``minilib.train.train``)
@@ -24,7 +25,8 @@ from .hub import HubUnavailableError, load_pretrained
 from .importance import explain, interventions
 from .models import ForTrain, classifier, eager, masked_lm, n_params, roberta_config
 from .scoring import class_probs, mlm_loss, pseudo_log_likelihood, unigram_loss
-from .tokenizer import SPECIALS, as_transformers, decode_words, encode_words, pieces, split_stats, train_bpe, train_tokenizer
+from .tokenizer import (SPECIALS, as_transformers, decode_words, encode_words, pieces, split_stats, train_bpe,
+                        train_tokenizer)
 
 __all__ = ["EDITS", "attentions", "edited_attention", "permute_rows", "uniform_rows", "CollatedMLM",
            "classification_batches", "mlm_batches", "padded", "HubUnavailableError", "load_pretrained",

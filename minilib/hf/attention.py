@@ -13,8 +13,8 @@ the chosen layers are replaced before they mix the values, as in the two papers 
 - ``"permuted"``: each query's weights are shuffled among the real keys (same values, wrong keys).
 
 It works through ``transformers``' attention interface: a registered attention function (with eager
-attention's mask) computes the model's own (eager) weights, replaces them for the chosen layers (by ``module.layer_idx``) and
-applies them to the values. Padding keys keep weight 0 in both edits.
+attention's mask) computes the model's own (eager) weights, replaces them for the chosen layers (by
+``module.layer_idx``) and applies them to the values. Padding keys keep weight 0 in both edits.
 """
 from __future__ import annotations
 

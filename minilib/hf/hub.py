@@ -72,8 +72,8 @@ def load_pretrained(name: str = "roberta-base", *, task: str = "classification",
             model = cls.from_pretrained(name, **kw, **extra)
     except (OSError, ValueError) as e:     # not cached / not reachable / not a model folder
         if os.path.isdir(str(name)):
-            raise HubUnavailableError(f"{name!r} is a folder but not a saved model "
-                                      f"(save one with model.save_pretrained and tokenizer.save_pretrained): {e}") from None
+            raise HubUnavailableError(f"{name!r} is a folder but not a saved model (save one with "
+                                      f"model.save_pretrained and tokenizer.save_pretrained): {e}") from None
         if isinstance(e, ValueError):
             raise
         raise HubUnavailableError(_why(name, offline, cache_dir)) from None

@@ -2,8 +2,9 @@
 
 A masked LM gives no probability of a whole sentence, but it can score one the way Salazar et al.
 (2020) do: hide each token in turn and add up the log-probabilities of the hidden tokens, the
-*pseudo-log-likelihood* (PLL), with Kauf & Ivanova's (2023) fix for words of several pieces. BLiMP-style evaluation (Warstadt et al., 2020) asks whether the
-model prefers the good sentence of each minimal pair: PLL(good) > PLL(bad).
+*pseudo-log-likelihood* (PLL), with Kauf & Ivanova's (2023) fix for words of several pieces.
+BLiMP-style evaluation (Warstadt et al., 2020) asks whether the model prefers the good sentence of
+each minimal pair: PLL(good) > PLL(bad).
 """
 from __future__ import annotations
 
