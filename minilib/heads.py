@@ -67,21 +67,43 @@ def fits(model, tokenizer, words) -> bool:
     return n <= model.config.block_size
 
 
+MODEL_VIEW_PX = 720      # bertviz draws its model view 970 px wide; the book's column is about 750
+
+
 def bertviz(model, tokenizer, words, view: str = "head"):
-    """bertviz's ``head_view`` or ``model_view`` of one sentence (returns what bertviz displays)."""
-    from bertviz import head_view, model_view
+    """bertviz's ``head_view`` or ``model_view`` of one sentence, displayed (the model view fitted to the column)."""
+    from bertviz import head_view
     from .choices import check_choice
     check_choice("view", view, ("head", "model"))
     a = sentence_attention(model, tokenizer, words)
     weights = tuple(w[None] for w in a["weights"])     # bertviz wants [1, H, T, T] per layer
-    return (head_view if view == "head" else model_view)(weights, a["tokens"])
+    if view == "head":
+        return head_view(weights, a["tokens"])
+    _fitted_model_view(weights, a["tokens"])
+
+
+def _fitted_model_view(weights, tokens):
+    """``bertviz.model_view``, displayed as bertviz displays it (require.js, the view's div, its script) with two
+    of its constants changed: the width (970 px) and the height of a token's row (84 px / heads, at most 14)."""
+    from bertviz import model_view
+    from IPython.display import HTML, Javascript, display
+    page = model_view(weights, tokens, html_action="return").data
+    head, script = page.split('<script type="text/javascript">', 1)
+    js = script.rsplit("</script>", 1)[0]
+    js = js.replace("const DIV_WIDTH = 970;", f"const DIV_WIDTH = {MODEL_VIEW_PX};")
+    js = js.replace("7 * (12 / config.totalHeads)", "7 * (12 / Math.max(config.totalHeads, 6))")
+    require, div = head.split("</script>", 1)
+    display(HTML(require + "</script>"))
+    display(HTML(div))
+    display(Javascript(js))
 
 
 def plot_heads(model, tokenizer, words, heads=(0, 1), title=""):
     """The same weights as bertviz shows, drawn with matplotlib (a row per layer, two heads per row)."""
     from .viz import plot_attention_grid
     a = sentence_attention(model, tokenizer, words)
-    return plot_attention_grid(a["weights"], a["tokens"], heads=heads, title=title)
+    labels = [t.replace("Ġ", "") or "·" for t in a["tokens"]]         # BPE's space marker, as bertviz drops it
+    return plot_attention_grid(a["weights"], labels, heads=heads, title=title)
 
 
 def entropy_grid(model, tokenizer, sentences) -> dict:

@@ -19,6 +19,8 @@ from ..viz import smooth
 from .roberta import DISTANCES, _bucket
 
 BUCKETS = [_bucket(lo) for lo, _ in DISTANCES]
+SHORT = {"prepositional phrase": "prep. phrase", "in relative clause": "in rel. clause",
+         "across relative clause": "across rel. clause", "parenthesis": "paren- thesis"}   # axis labels
 
 
 def _cell(d):
@@ -109,7 +111,7 @@ def plot_by_construction(runs, ax=None):
             ax.plot(x + (k - 0.5) * 0.25, ys, "o", color=f"C{k}", alpha=0.8,
                     label=v if r.seed == min(q.seed for q in runs if q.variant == v) else None)
     ax.axhline(0.5, color="k", lw=1, ls=":")
-    ax.set_xticks(x, [c.replace(" ", "\n") for c in CONSTRUCTIONS])
+    ax.set_xticks(x, [SHORT.get(c, c).replace(" ", "\n") for c in CONSTRUCTIONS])
     ax.set(ylabel="pair accuracy", ylim=(0.3, 1.02), title="each dot: one seed (chance dotted)")
     ax.legend(loc="lower left")
     return ax
