@@ -21,6 +21,7 @@
 
 Each family module is also a command (``__main__`` dispatches to its ``main``) that remakes its reference runs (``make reproduce`` calls them all):
 ``python -m minilib.experiments lm --scale cpu --seeds 0 1 2``.
+- ``cli``  the options and the make-save-report loop those commands share (``parser``, ``store_runs``)
 """
 from ..results import RunResult, compare, load_references
 from .lm import (BASELINE, DATA_KEYS, EXPERIMENTS, MODEL_KEYS, RUN_KEYS, SCALE_SETTINGS, TRAIN_KEYS, check, head_qk,

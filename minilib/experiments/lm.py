@@ -231,26 +231,18 @@ def head_qk(result, i=0, layer=0, head=0):
 
 def main(argv=None):
     """``python -m minilib.experiments lm --scale cpu --seeds 0 1 2``: (re)make the stored reference runs."""
-    import argparse
-    ap = argparse.ArgumentParser(prog="python -m minilib.experiments lm", description="Rerun experiments and store them in minilib/reference_runs/ as reference runs.")
-    ap.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS), choices=list(EXPERIMENTS))
-    ap.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--skip-existing", action="store_true", help="keep runs that are already stored")
-    args = ap.parse_args(argv)
-    for seed in args.seeds:
-        done = set()
-        for exp in args.experiments:
-            for variant in EXPERIMENTS[exp]:
-                path = reference_path(exp, variant, args.scale, seed)
-                if path in done or (args.skip_existing and path.exists()):
-                    print(f"kept {path.name}")
-                    continue
-                r = run(exp, variant, args.scale, seed)
-                if is_baseline(exp, variant):
-                    r = dataclasses.replace(r, experiment="baseline", variant="baseline")
-                r.save(path)
-                done.add(path)
-                print(f"{path.name}: {r.steps} steps, {r.median_step_ms:.0f} ms/step (median), "
-                      f"dev loss {r.dev_loss:.3f} (floor {r.entropy_floor:.3f}), "
-                      f"grammatical {r.grammatical_rate:.0%}", flush=True)
+    from .cli import parser, store_runs
+    args = parser("python -m minilib.experiments lm", "Rerun the language-model experiments and store them in "
+                  "minilib/reference_runs/ as reference runs.", EXPERIMENTS, flag="--experiments").parse_args(argv)
+
+    def make(exp, variant, seed):
+        r = run(exp, variant, args.scale, seed)
+        return dataclasses.replace(r, experiment="baseline", variant="baseline") if is_baseline(exp, variant) else r
+
+    def plan(seed):      # the baseline is one file, made by the first experiment that needs it
+        return [(reference_path(exp, v, args.scale, seed), functools.partial(make, exp, v, seed))
+                for exp in args.experiments for v in EXPERIMENTS[exp]]
+
+    store_runs(args.seeds, plan, skip_existing=args.skip_existing,
+               describe=lambda r: f"{r.steps} steps, {r.median_step_ms:.0f} ms/step (median), dev loss "
+               f"{r.dev_loss:.3f} (floor {r.entropy_floor:.3f}), grammatical {r.grammatical_rate:.0%}")

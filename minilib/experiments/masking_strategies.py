@@ -261,24 +261,14 @@ def verdicts(runs) -> tuple[Table, list]:
 
 def main(argv=None):
     """``python -m minilib.experiments masking_strategies --scale cpu --seeds 0 1 2``."""
-    import argparse
-    ap = argparse.ArgumentParser(prog="python -m minilib.experiments masking_strategies",
-                                 description="Rerun the MLM masking strategies and store them as reference runs.")
-    ap.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
-    ap.add_argument("--skip-existing", action="store_true", help="keep runs that are already stored")
-    args = ap.parse_args(argv)
-    for seed in args.seeds:
-        for strategy in args.strategies:
-            path = RunResult.path_for(EXPERIMENT, strategy, args.scale, seed)
-            if args.skip_existing and path.exists():
-                print(f"kept {path.name}")
-                continue
-            r = run(strategy, args.scale, seed)
-            r.save(path)
-            print(f"{path.name}: {r.steps} steps, {r.train_seconds:.0f} s, dev loss {r.dev_loss:.3f}, "
-                  f"word accuracy {r.word_accuracy:.3f}", flush=True)
+    from .cli import parser, store_runs
+    args = parser("python -m minilib.experiments masking_strategies", "Rerun the MLM masking strategies and "
+                  "store them as reference runs.", STRATEGIES, flag="--strategies").parse_args(argv)
+    store_runs(args.seeds, lambda seed: [(RunResult.path_for(EXPERIMENT, s, args.scale, seed),
+                                          functools.partial(run, s, args.scale, seed)) for s in args.strategies],
+               skip_existing=args.skip_existing,
+               describe=lambda r: f"{r.steps} steps, {r.train_seconds:.0f} s, dev loss {r.dev_loss:.3f}, "
+               f"word accuracy {r.word_accuracy:.3f}")
     runs = load(args.scale)
     if len({r.seed for r in runs}) > 1:
         print(verdicts(runs)[0])

@@ -282,21 +282,12 @@ def trained(scale="auto", seed=0, variant="pretrained", *, progress=True, **over
 
 def main(argv=None):
     """``python -m minilib.experiments roberta --scale cpu --seeds 0 1 2``."""
-    import argparse
-    ap = argparse.ArgumentParser(prog="python -m minilib.experiments roberta",
-                                 description="Pretrain and fine-tune the course's RoBERTa; store the reference runs.")
-    ap.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    ap.add_argument("--skip-existing", action="store_true", help="keep runs that are already stored")
-    args = ap.parse_args(argv)
-    for seed in args.seeds:
-        for variant in args.variants:
-            path = RunResult.path_for(EXPERIMENT, variant, args.scale, seed)
-            if args.skip_existing and path.exists():
-                print(f"kept {path.name}")
-                continue
-            r = run(variant, args.scale, seed, progress=False)
-            r.save(path)
-            print(f"{path.name}: {r.train_seconds:.0f} s, test accuracy {r.test['accuracy']:.3f}, "
-                  f"pair accuracy {r.test['pair_accuracy']:.3f}", flush=True)
+    from .cli import parser, store_runs
+    args = parser("python -m minilib.experiments roberta", "Pretrain and fine-tune the course's RoBERTa; "
+                  "store the reference runs.", VARIANTS).parse_args(argv)
+    store_runs(args.seeds, lambda seed: [(RunResult.path_for(EXPERIMENT, v, args.scale, seed),
+                                          functools.partial(run, v, args.scale, seed, progress=False))
+                                         for v in args.variants],
+               skip_existing=args.skip_existing,
+               describe=lambda r: f"{r.train_seconds:.0f} s, test accuracy {r.test['accuracy']:.3f}, "
+               f"pair accuracy {r.test['pair_accuracy']:.3f}")

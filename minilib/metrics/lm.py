@@ -12,6 +12,13 @@ def perplexity(loss_nats: float) -> float:
     return math.exp(loss_nats)
 
 
+def token_loss(logits, targets, reduction: str = "mean"):
+    """Cross-entropy (in float32) of logits [..., V] against targets [...], over positions whose target is not
+    -100 (padding, unmasked MLM positions): what every model's ``forward`` returns as its loss."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100,
+                           reduction=reduction)
+
+
 @torch.no_grad()
 def evaluate(model, batches, device=None) -> dict:
     """Token-weighted mean loss over ``batches`` (every target counts once) and its perplexity."""
@@ -21,8 +28,7 @@ def evaluate(model, batches, device=None) -> dict:
     for idx, targets, pad_mask in batches:
         idx, targets, pad_mask = idx.to(device), targets.to(device), pad_mask.to(device)
         logits, _ = model(idx, pad_mask=pad_mask)
-        total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
-                                       ignore_index=-100, reduction="sum"))
+        total += float(token_loss(logits, targets, reduction="sum"))
         count += int((targets != -100).sum())
     loss = total / max(1, count)
     return {"loss": loss, "ppl": perplexity(loss), "tokens": count}

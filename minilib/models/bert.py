@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..attention import AttentionOptions, MultiHeadAttention, sinusoidal_table
+from ..metrics.lm import token_loss
 from .sizes import check_sizes
 
 
@@ -152,10 +153,7 @@ class MiniBERT(nn.Module):
         """idx [B, T] (masked input) -> (logits [B, T, V], mean cross-entropy over targets != -100, or None)."""
         states, _ = self.residual_stream(idx, pad_mask, segments=segments)
         logits = self.head(states[-1])
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
-                                   ignore_index=-100)
+        loss = None if targets is None else token_loss(logits, targets)
         return logits, loss
 
     @torch.no_grad()

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from ..attention import AttentionOptions, KVCache, MultiHeadAttention, sinusoidal_table
 from ..choices import check_choice
+from ..metrics.lm import token_loss
 from .sizes import check_sizes
 
 NORMS = ("pre", "post")
@@ -170,10 +171,7 @@ class MiniGPT(nn.Module):
         With a ``cache``, idx holds the new tokens only (see ``residual_stream``)."""
         states, _ = self.residual_stream(idx, pad_mask, cache=cache)
         logits = self.head(self.ln_f(states[-1]))                    # [B, T, V]
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
-                                   ignore_index=-100)
+        loss = None if targets is None else token_loss(logits, targets)
         return logits, loss
 
     @torch.no_grad()

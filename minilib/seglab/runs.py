@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -300,22 +301,12 @@ def run(variant="attention", scale="auto", seed=0, *, callback=None, progress=Tr
 
 def main(argv=None):
     """``python -m minilib.seglab --scale cpu --seeds 0 1 2``: (re)make the stored reference runs."""
-    import argparse
-    ap = argparse.ArgumentParser(prog="python -m minilib.seglab",
-                                 description="Rerun the segmentation runs and store them in minilib/reference_runs/.")
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    ap.add_argument("--scale", default="cpu", choices=list(SCALE_SETTINGS))
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--skip-existing", action="store_true", help="keep runs that are already stored")
-    args = ap.parse_args(argv)
-    for seed in args.seeds:
-        for variant in args.variants:
-            path = SegRun.path_for(variant, args.scale, seed)
-            if args.skip_existing and path.exists():
-                print(f"kept {path.name}")
-                continue
-            r = run(variant, args.scale, seed)
-            r.save(path)
-            print(f"{path.name}: {len(r.history)} epochs (best {r.best_epoch}), {r.train_seconds:.0f} s, "
-                  f"test F1 {r.test['f1']:.3f} (Bayes {r.bayes['at_best']['f1']:.3f}), "
-                  f"ECE {r.calibration['all']['raw']['ece']:.4f}", flush=True)
+    from ..experiments.cli import parser, store_runs
+    args = parser("python -m minilib.seglab", "Rerun the segmentation runs and store them in "
+                  "minilib/reference_runs/.", VARIANTS, scales=list(SCALE_SETTINGS)).parse_args(argv)
+    store_runs(args.seeds, lambda seed: [(SegRun.path_for(v, args.scale, seed),
+                                          functools.partial(run, v, args.scale, seed)) for v in args.variants],
+               skip_existing=args.skip_existing,
+               describe=lambda r: f"{len(r.history)} epochs (best {r.best_epoch}), {r.train_seconds:.0f} s, "
+               f"test F1 {r.test['f1']:.3f} (Bayes {r.bayes['at_best']['f1']:.3f}), "
+               f"ECE {r.calibration['all']['raw']['ece']:.4f}")
