@@ -36,8 +36,26 @@ PUBLISHED_PROBES = {   # per-sentence loss on four English probe sentences (Tabl
 }
 
 
+class StoredRun:
+    """What every kind of stored run shares (a mixin for its dataclass): one JSON file per experiment, variant,
+    scale and seed in ``RESULTS_DIR``, written atomically, read back into the same dataclass."""
+
+    @staticmethod
+    def path_for(experiment, variant, scale, seed) -> Path:
+        name = experiment if variant == experiment else f"{experiment}_{variant}"    # "baseline", not "baseline_baseline"
+        return RESULTS_DIR / f"{name}_{scale}_seed{seed}.json"
+
+    def save(self, path=None) -> Path:
+        path = Path(path) if path else StoredRun.path_for(self.experiment, self.variant, self.scale, self.seed)
+        return write_atomic(path, json.dumps(asdict(self), indent=1, default=float))
+
+    @classmethod
+    def load(cls, path):
+        return cls(**json.loads(Path(path).read_text()))
+
+
 @dataclass
-class RunResult:
+class RunResult(StoredRun):
     experiment: str
     variant: str
     scale: str
@@ -76,18 +94,6 @@ class RunResult:
     def below_floor(self):
         return self.dev_loss < self.entropy_floor
 
-    @staticmethod
-    def path_for(experiment, variant, scale, seed) -> Path:
-        name = experiment if variant == experiment else f"{experiment}_{variant}"    # "baseline", not "baseline_baseline"
-        return RESULTS_DIR / f"{name}_{scale}_seed{seed}.json"
-
-    def save(self, path=None) -> Path:
-        path = Path(path) if path else self.path_for(self.experiment, self.variant, self.scale, self.seed)
-        return write_atomic(path, json.dumps(asdict(self), indent=1, default=float))
-
-    @classmethod
-    def load(cls, path) -> "RunResult":
-        return cls(**json.loads(Path(path).read_text()))
 
 
 def load_references(experiment, variant=None, scale=None, directory=None) -> list:

@@ -26,7 +26,7 @@ import dataclasses
 import functools
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -36,10 +36,9 @@ from .. import data as D
 from ..data.subword import SubwordTokenizer, subword_batches
 from ..choices import check_choice
 from ..device import seed_everything
-from ..files import write_atomic
 from ..models import BERTConfig, MiniBERT
 from ..provenance import provenance
-from ..results import RESULTS_DIR, RunResult, spread
+from ..results import RESULTS_DIR, RunResult, StoredRun, spread
 from ..scale import resolve_scale
 from ..tables import Table
 from ..train import TrainConfig, train
@@ -68,7 +67,7 @@ CLAIMS = [  # (claim from seed 001's review, metric, better variant, worse varia
 
 
 @dataclass
-class MaskingRun:
+class MaskingRun(StoredRun):
     experiment: str
     variant: str                        # the strategy
     scale: str
@@ -84,14 +83,6 @@ class MaskingRun:
     word_loss: float
     word_accuracy: float
     data: dict = field(default_factory=dict)   # vocabulary size, share of words split, dev targets
-
-    def save(self, path=None) -> Path:
-        path = Path(path) if path else RunResult.path_for(self.experiment, self.variant, self.scale, self.seed)
-        return write_atomic(path, json.dumps(asdict(self), indent=1, default=float))
-
-    @classmethod
-    def load(cls, path) -> "MaskingRun":
-        return cls(**json.loads(Path(path).read_text()))
 
     @property
     def final_train_loss(self) -> float:

@@ -26,7 +26,7 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -34,9 +34,8 @@ import torch
 from .. import data as D
 from ..choices import check_choice
 from ..data.minimal_pairs import AGREEMENT, minimal_pairs
-from ..files import write_atomic
 from ..provenance import provenance
-from ..results import RESULTS_DIR, RunResult
+from ..results import RESULTS_DIR, RunResult, StoredRun
 from ..scale import resolve_scale
 from ..train import TrainConfig, train
 
@@ -60,7 +59,7 @@ _FORMAT = 1                          # bump when a change makes cached models st
 
 
 @dataclass
-class RobertaRun:
+class RobertaRun(StoredRun):
     experiment: str
     variant: str
     scale: str
@@ -73,14 +72,6 @@ class RobertaRun:
     finetune: dict                    # steps, seconds, losses
     test: dict                        # accuracy and pair accuracy, by construction, distance and attractors
     explanation: dict = field(default_factory=dict)
-
-    def save(self, path=None) -> Path:
-        path = Path(path) if path else RunResult.path_for(self.experiment, self.variant, self.scale, self.seed)
-        return write_atomic(path, json.dumps(asdict(self), indent=1, default=float))
-
-    @classmethod
-    def load(cls, path) -> "RobertaRun":
-        return cls(**json.loads(Path(path).read_text()))
 
 
 def settings(scale="auto", **overrides) -> dict:

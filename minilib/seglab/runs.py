@@ -31,7 +31,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ from ..metrics.segmentation import boundary_prf
 from ..metrics.calibration import nll, sigmoid
 from ..models.segmenter import BiLSTMSegmenter, SegmenterConfig, attention_entropy
 from ..provenance import provenance
-from ..results import RESULTS_DIR
+from ..results import RESULTS_DIR, StoredRun
 from ..scale import resolve_scale
 from ..train import TrainConfig, TrainingDiverged, lr_at, make_optimizer, train_step
 from .evaluate import bayes_reference, predict_logits, score_model
@@ -101,7 +101,7 @@ def prepare(n_train, n_dev, n_test, task: SegmentationTask | None = None) -> dic
 
 
 @dataclass
-class SegRun:
+class SegRun(StoredRun):
     """One segmentation run, as stored in ``minilib/reference_runs/segmentation_<variant>_<scale>_seed<n>.json``."""
     variant: str
     scale: str
@@ -131,15 +131,7 @@ class SegRun:
 
     @staticmethod
     def path_for(variant, scale, seed) -> Path:
-        return RESULTS_DIR / f"{EXPERIMENT}_{variant}_{scale}_seed{seed}.json"
-
-    def save(self, path=None) -> Path:
-        path = Path(path) if path else self.path_for(self.variant, self.scale, self.seed)
-        return write_atomic(path, json.dumps(asdict(self), indent=1, default=float))
-
-    @classmethod
-    def load(cls, path) -> "SegRun":
-        return cls(**json.loads(Path(path).read_text()))
+        return StoredRun.path_for(EXPERIMENT, variant, scale, seed)
 
 
 def load_runs(variant=None, scale=None, directory=RESULTS_DIR) -> list:
