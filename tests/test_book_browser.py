@@ -150,6 +150,10 @@ class Page:
         self.context.close()
 
 
+# Pages whose notebooks draw bertviz views (head and model views of MiniGPT, MiniBERT and RoBERTa): each must
+# be drawn with the network off, from the vendored require.js and d3.
+BERTVIZ_VIEWS = {"chapters/06_looking_at_attention.html": 4}
+
 # Runs in the page: waits for MathJax, images, widgets and bertviz, then reports what it sees.
 PROBE_JS = r"""
 async () => {
@@ -260,6 +264,9 @@ def check_page(browser, root: Path, path: Path) -> tuple[dict, list[str]]:
         problems.append(f"Output widgets: {info['outputsShown']} show content, {info['outputsExpected']} have stored outputs")
     if info["bertvizRendered"] < info["bertviz"]:
         problems.append(f"bertviz: {info['bertvizRendered']}/{info['bertviz']} views drawn")
+    wanted = BERTVIZ_VIEWS.get(path.relative_to(root).as_posix(), 0)
+    if info["bertvizRendered"] < wanted:
+        problems.append(f"bertviz: {info['bertvizRendered']} views drawn, the page's notebook makes {wanted}")
     if path.name != "genindex.html" and not info["prevNext"]:
         problems.append("no prev/next navigation")
     problems += layout_problems(info["layout"], path)

@@ -124,3 +124,27 @@ def test_every_subpackage_module_is_described_by_its_package():
         for mod in init.parent.glob("*.py"):
             if mod.stem != "__init__":
                 assert f"``{mod.stem}``" in pkg.__doc__, f"minilib.{init.parent.name} does not describe {mod.stem!r}"
+
+
+def test_provenance_counts_code_changes_but_not_stored_results(tmp_path):
+    """A run's own output (a reference run it just wrote) must not mark the next run as made from changed code."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    (repo / "minilib" / "reference_runs").mkdir(parents=True)
+    src = Path(__file__).resolve().parents[1] / "minilib" / "provenance.py"
+    shutil.copy(src, repo / "minilib" / "provenance.py")
+    (repo / "minilib" / "model.py").write_text("x = 1\n")
+    (repo / "minilib" / "reference_runs" / "run.json").write_text("{}\n")
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=repo, check=True)
+    probe = [sys.executable, "-c", "import provenance; print(provenance.git_commit()[1])"]
+    status = lambda: subprocess.run(probe, cwd=repo / "minilib", capture_output=True, text=True,  # noqa: E731
+                                    check=True).stdout.strip()
+    assert status() == "False"
+    (repo / "minilib" / "reference_runs" / "run.json").write_text('{"new": 1}\n')
+    assert status() == "False"
+    (repo / "minilib" / "model.py").write_text("x = 2\n")
+    assert status() == "True"
