@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Give every notebook an "Open in Colab" badge and a Colab setup cell; idempotent.
 
-For each notebook (default: ``chapters/*.ipynb`` and ``labs/*.ipynb``):
+For each notebook (default: ``chapters/*.ipynb``, ``labs/*.ipynb`` and ``book/*.ipynb``):
 
 1. the first cell must be markdown starting with a ``# Title`` line; the badge
    ``[![Open In Colab](…colab-badge.svg)](https://colab.research.google.com/github/<org>/<repo>/blob/<branch>/<path>)``
@@ -156,12 +156,12 @@ def dumps(nb: dict) -> str:
 
 
 def default_notebooks() -> list[Path]:
-    return sorted(list((ROOT / "chapters").glob("*.ipynb")) + list((ROOT / "labs").glob("*.ipynb")))
+    return sorted(p for d in ("chapters", "labs", "book") for p in (ROOT / d).glob("*.ipynb"))
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("notebooks", nargs="*", type=Path, help="default: chapters/*.ipynb labs/*.ipynb")
+    ap.add_argument("notebooks", nargs="*", type=Path, help="default: chapters/*.ipynb labs/*.ipynb book/*.ipynb")
     ap.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook is out of date")
     ap.add_argument("--config", type=Path, default=ROOT / "_config.yml")
     ap.add_argument("--root", type=Path, default=None,
