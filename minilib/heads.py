@@ -7,7 +7,7 @@ whether the model is causal. On top of it:
 - ``fits``: whether a sentence fits the model's positions (the measures below need whole sentences);
 - ``bertviz(model, tokenizer, words, view="head"|"model")``: bertviz's interactive views (rendered
   offline in the book; in Colab they need its JavaScript, so ``plot_heads`` draws the same weights
-  with matplotlib);
+  with matplotlib, pooled into words so that every word is labelled);
 - ``entropy_grid``: each head's mean entropy (nats) over sentences, ``[L, H]``, and the uniform entropy;
 - ``agreement_heads``: for minimal pairs, the weight each head puts from the word that must agree
   (the target; for a causal model, the word before it, which predicts it) on the word it agrees with
@@ -98,12 +98,47 @@ def _fitted_model_view(weights, tokens):
     display(Javascript(js))
 
 
+def word_units(a, words) -> tuple[list, list]:
+    """``(unit_ids, labels)``: each token's unit (its word; a special token such as ``<s>`` is a unit of its own)
+    and one label per unit (the word, or the special token), for pooling ``sentence_attention``'s weights."""
+    unit_ids, labels, last = [], [], object()
+    for t, w in zip(a["tokens"], a["word_ids"]):
+        key = ("word", w) if w is not None else ("special", len(unit_ids))
+        if key != last:
+            labels.append(words[w] if w is not None else t)
+        unit_ids.append(len(labels) - 1)
+        last = key
+    return unit_ids, labels
+
+
 def plot_heads(model, tokenizer, words, heads=(0, 1), title=""):
-    """The same weights as bertviz shows, drawn with matplotlib (a row per layer, two heads per row)."""
-    from .viz import plot_attention_grid
+    """The weights bertviz shows, drawn with matplotlib (a row per layer, two heads per row), pooled into words so
+    that every word can be labelled: a word's pieces are summed as keys and averaged as queries; ``<s>`` and
+    ``</s>`` stay tokens of their own."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from . import style
+    words = list(words)
     a = sentence_attention(model, tokenizer, words)
-    labels = [t.replace("Ġ", "") or "·" for t in a["tokens"]]         # BPE's space marker, as bertviz drops it
-    return plot_attention_grid(a["weights"], labels, heads=heads, title=title)
+    unit_ids, labels = word_units(a, words)
+    heads = [h for h in heads if h < a["weights"][0].shape[0]]
+    n_layers = len(a["weights"])
+    fig, axes = plt.subplots(n_layers, len(heads), figsize=(style.COLUMN_INCHES, 3.5 * n_layers),
+                             squeeze=False, constrained_layout=True)
+    font = 11 if len(labels) <= 16 else 9.5         # 9.5 pt is 12.7 px: the smallest text the book allows
+    for l, w in enumerate(a["weights"]):
+        pooled = word_attention(w, unit_ids)
+        for c, h in enumerate(heads):
+            ax = axes[l][c]
+            im = ax.imshow(np.asarray(pooled[h], dtype=float), cmap="viridis", vmin=0, vmax=1)
+            ticks = range(len(labels))
+            ax.set_xticks(ticks, labels, rotation=90, fontsize=font)
+            ax.set_yticks(ticks, labels if c == 0 else [], fontsize=font)
+            ax.set_title(f"layer {l}, head {h}")
+    fig.colorbar(im, ax=axes, shrink=0.6, label="weight")
+    if title:
+        fig.suptitle(title)
+    return fig
 
 
 def entropy_grid(model, tokenizer, sentences) -> dict:

@@ -55,3 +55,14 @@ def test_word_pooling_entropy_and_dependency_weights():
     uniform = torch.full((2, 5, 5), 0.2)
     assert torch.allclose(head_entropy(uniform), torch.full((2,), math.log(5)))
     assert torch.allclose(head_entropy(torch.eye(5).expand(2, 5, 5)), torch.zeros(2))
+
+
+def test_word_units_keep_specials_apart_and_label_every_word():
+    from minilib.heads import word_units
+    a = {"tokens": ["<s>", "Ġbav", "ok", "Ġtesks", "</s>"], "word_ids": [None, 0, 0, 1, None]}
+    unit_ids, labels = word_units(a, ["bavok", "tesks"])
+    assert unit_ids == [0, 1, 1, 2, 3] and labels == ["<s>", "bavok", "tesks", "</s>"]
+    w = torch.full((1, 5, 5), 0.2)                    # uniform over the 5 tokens
+    pooled = word_attention(w, unit_ids)
+    assert pooled.shape == (1, 4, 4) and torch.allclose(pooled.sum(-1), torch.ones(1, 4))
+    assert pooled[0, 0, 1] == pytest.approx(0.4)      # the word's two pieces summed as a key

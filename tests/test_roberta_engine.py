@@ -23,7 +23,7 @@ def test_run_save_load_and_cache(tmp_path, monkeypatch):
     assert again.test == json.loads(json.dumps(r.test)) and again.provenance["minilib"]
     assert [x.seed for x in R.load("smoke", tmp_path)] == [0]
     _, verdicts = X.claims(again.explanation)
-    assert verdicts["verdict"].split(":")[0] in ("yes", "partly", "no")
+    assert verdicts["verdict"].split(":")[0] in ("yes", "partly", "no", "model at chance", "model below chance")
 
     clf, tok, d = R.trained("smoke", seed=0, progress=False)       # trains once, then caches
     assert R.cache_dir("smoke", 0).exists() and clf.config._attn_implementation == "eager"
@@ -35,3 +35,38 @@ def test_run_save_load_and_cache(tmp_path, monkeypatch):
         R.run("distilled", "smoke")
     with pytest.raises(ValueError, match="unknown setting"):
         R.settings("smoke", hiddn=3)
+
+
+def test_tail_mean_is_the_last_tenth_at_least_one_step():
+    from minilib.experiments.roberta_report import tail_mean
+    losses = [2.0] * 19 + [0.5, 0.7]                                # 21 steps: the last tenth is 2 steps
+    assert tail_mean(losses) == pytest.approx(0.6)
+    assert tail_mean([3.0, 1.0]) == 1.0 and tail_mean(range(100), fraction=0.05) == pytest.approx(97.0)
+    with pytest.raises(ValueError):
+        tail_mean([])
+
+
+def _record(correct, tvd_shift=0.0):
+    n = len(correct)
+    edit = {"tvd": [tvd_shift] * n, "correct": [0.0 if tvd_shift else c for c in correct]}
+    return {"n_layers": 1, "sentences": n, "tau_att_grad": [[0.5]] * n, "tau_att_loo": [[0.5]] * n,
+            "tau_grad_loo": [0.5] * n, "hit_att": [[1.0]] * n, "hit_grad": [1.0] * n, "hit_loo": [1.0] * n,
+            "chance": [0.2] * n, "correct": list(correct), "edits": {"0:uniform": edit, "0:permuted": edit}}
+
+
+def test_a_model_at_chance_gets_no_verdict():
+    at_chance = _record([1.0, 0.0] * 8)                             # accuracy 0.5: it guesses
+    assert X.above_chance(at_chance)["verdict"] == "unclear"
+    assert X.claims(at_chance)[1]["verdict"].startswith("model at chance: no verdict")
+    assert X.claims(_record([0.0] * 15 + [1.0]))[1]["verdict"].startswith("model below chance")
+    good = _record([1.0] * 15 + [0.0], tvd_shift=0.4)              # accuracy 0.94, and attention matters
+    assert X.above_chance(good)["verdict"] == "yes"
+    assert X.claims(good)[1]["verdict"].split(":")[0] in ("yes", "partly")
+    ignores = _record([1.0] * 15 + [0.0])                           # accurate, but edits change nothing
+    assert X.claims(ignores)[1]["verdict"].startswith("no:")
+
+
+def test_scale_note_counts_and_plurals():
+    note = R.scale_note("smoke")
+    assert "up to 350 training and 140 test minimal pairs" in note
+    assert "2 layers" in note and "1 layers" not in note and R._n(1, "head") == "1 head"

@@ -82,15 +82,20 @@ def settings(scale="auto", **overrides) -> dict:
     return s | overrides
 
 
+def _n(k, noun) -> str:
+    return f"{k:,} {noun}" + ("" if k == 1 else "s")
+
+
 def scale_note(scale) -> str:
-    """One sentence (Markdown) on what a scale means here."""
+    """One sentence (Markdown) on what a scale means here. The pair counts are the numbers requested: a pair is
+    kept only if both its sentences fit in ``max_len`` tokens, so ``prepare`` may return a few fewer."""
     scale = resolve_scale(scale)
     s = SCALE_SETTINGS[scale]
     return (f"`{scale}` scale: the synthetic language with {s['n_types']:,} word types, {s['n_train_tokens']:,} "
-            f"training words for pretraining ({s['mlm_epochs']} epochs), a BPE vocabulary of {s['bpe_vocab']:,}; "
-            f"a RoBERTa with {s['layers']} layers, {s['heads']} heads and width {s['hidden']}; "
-            f"{s['train_pairs']:,} training and {s['test_pairs']:,} test minimal pairs of at most "
-            f"{s['max_words']} words.")
+            f"training words for pretraining ({_n(s['mlm_epochs'], 'epoch')}), a BPE vocabulary of "
+            f"{s['bpe_vocab']:,}; a RoBERTa with {_n(s['layers'], 'layer')}, {_n(s['heads'], 'head')} and width "
+            f"{s['hidden']}; up to {s['train_pairs']:,} training and {s['test_pairs']:,} test minimal pairs of at "
+            f"most {s['max_words']} words (a pair is kept if both sentences fit in {s['max_len']} BPE tokens).")
 
 
 @functools.lru_cache(maxsize=2)

@@ -8,7 +8,8 @@ and that "explanation" depends on what is claimed. Here the words that decide gr
 
 ``explanation(model, tokenizer, pairs)`` measures both sentences of every pair and returns the per-sentence
 numbers (stored with each reference run); ``summary`` and ``claims`` turn them (of one run or of several
-pooled) into the tables chapter 6 shows, and ``claims`` computes each verdict from the numbers.
+pooled) into the tables chapter 6 shows, and ``claims`` computes each verdict from the numbers. A model whose
+accuracy is not above chance (``above_chance``) gets no overall verdict: it has no answers for attention to explain.
 """
 from __future__ import annotations
 
@@ -108,6 +109,15 @@ def edits_table(e) -> Table:
                       "change, 1 = the opposite answer with certainty); mean ± SE over sentences.")
 
 
+CHANCE = 0.5                         # balanced labels: half the sentences of every pair are grammatical
+
+
+def above_chance(e, chance=CHANCE) -> dict:
+    """Is the model's sentence accuracy above ``chance`` by 2 standard errors? ``paired_verdict`` of the
+    per-sentence correctness against chance: ``{"diff", "se", "n", "verdict"}`` ("yes" = above chance)."""
+    return paired_verdict(e["correct"], [chance] * len(e["correct"]))
+
+
 _OTHER = {"yes": "the opposite", "no": "the opposite", "unclear": "not decided"}
 
 
@@ -128,6 +138,7 @@ def claims(e) -> tuple[Table, dict]:
     v["matters"] = {key: d["verdict"] == "yes" for key, d in drops.items()}
     v["permuting_last_changes_answers"] = drops[f"{last}:permuted"]
     v["uniform_last_changes_answers"] = drops[f"{last}:uniform"]
+    v["model_above_chance"] = above_chance(e)
     rows = [
         ("attention agrees with gradients less than leave-one-out does (J&W)", "τ(grad, LOO) − τ(att, grad)",
          v["agrees_less_than_grad_loo"], {"yes": "confirmed", "no": "refuted"}),
@@ -156,7 +167,13 @@ def claims(e) -> tuple[Table, dict]:
 def overall(v) -> str:
     """The answer to "is attention an explanation here?", assembled from the computed verdicts: "yes" only if the
     model needs its attention and the last layer's weights agree with both other measures and point at the
-    deciding words as often as gradients do; "no" if the answers do not depend on attention at all."""
+    deciding words as often as gradients do; "no" if the answers do not depend on attention at all; no verdict
+    when the model's accuracy is not above chance (``v["model_above_chance"]``), as there is nothing to explain."""
+    acc = v.get("model_above_chance")
+    if acc is not None and acc["verdict"] != "yes":
+        where = "below" if acc["verdict"] == "no" else "at"
+        return (f"model {where} chance: no verdict (accuracy {CHANCE + acc['diff']:.3f} ± {acc['se']:.3f} is not above "
+                f"{CHANCE} by 2 standard errors, so its answers are guesses that attention cannot explain)")
     if not any(v["matters"].values()):
         return ("no: replacing any layer's attention does not change the answers measurably, so the weights "
                 "cannot be what the prediction rests on")
@@ -194,6 +211,8 @@ def plot_importances(e, words, evidence, ax=None):
     for i in evidence:
         ax.get_xticklabels()[i].set_fontweight("bold")
         ax.axvspan(i - 0.45, i + 0.45, color="0.85", zorder=0)
-    ax.set(ylabel="importance / max", title="the deciding words are shaded")
-    ax.legend(fontsize=11, loc="upper left")
+    ax.set(ylabel="importance / max")
+    ax.set_title("the deciding words are shaded", pad=30)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False,
+              handlelength=1.2, columnspacing=1.2)           # above the bars, under the title
     return ax
