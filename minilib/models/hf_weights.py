@@ -26,7 +26,7 @@ def to_hf_gpt2(m):
     hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(
         vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd, n_layer=c.n_layer, n_head=c.n_head,
         activation_function="gelu", resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, layer_norm_epsilon=1e-5,
-        tie_word_embeddings=False)).eval()
+        tie_word_embeddings=False, bos_token_id=None, eos_token_id=None)).eval()  # not GPT-2's 50256
     t = hf.transformer
     with torch.no_grad():
         t.wte.weight.copy_(m.tok_emb.weight)
