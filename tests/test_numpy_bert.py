@@ -23,7 +23,7 @@ from minilib.numpy_bert import (NumpyBERT, autograd_grads, cross_entropy,
                                 gradient_check, layer_norm, layer_norm_backward, layer_norm_naive, linear,
                                 linear_backward, log_softmax, log_softmax_naive, mlm_head, mlm_head_backward,
                                 rel_error, self_attention, self_attention_backward, softmax, softmax_backward,
-                                softmax_naive)
+                                softmax_naive, variance_one_pass)
 from minilib.models.hf_weights import to_hf_bert
 
 CFG = BERTConfig(vocab_size=30, block_size=10, n_layer=2, n_head=2, n_embd=8, dropout=0.0)
@@ -259,6 +259,12 @@ def test_naive_softmax_and_layer_norm_break_where_the_stable_ones_do_not():
             stable, _ = layer_norm(x, gamma, beta)
             assert not np.isfinite(naive).all() or np.abs(naive - ref).max() > 0.5
             np.testing.assert_allclose(stable, ref, atol=2e-3)
+        with np.errstate(invalid="ignore"):
+            assert variance_one_pass(shifted).min() < 0        # cancellation: sqrt of it is NaN
+            assert np.isnan(variance_one_pass(huge)).any()     # x**2 and mu**2 overflow: inf - inf
+            assert np.isnan(layer_norm_naive(shifted, gamma, beta)).any()
+        ordinary = rng.normal(size=(3, 8))
+        np.testing.assert_allclose(variance_one_pass(ordinary)[:, 0], ordinary.var(-1), rtol=1e-10)
 
 
 # ---------------------------------------------------------------- seed 001's bug, errors, the exercise

@@ -23,7 +23,7 @@ from .feedforward import feed_forward, feed_forward_backward
 from .gradcheck import autograd_grads, finite_difference, gradient_check, rel_error, torch_reference
 from .head import mlm_head, mlm_head_backward
 from .layer import encoder_layer, encoder_layer_backward
-from .layernorm import layer_norm, layer_norm_backward, layer_norm_naive
+from .layernorm import layer_norm, layer_norm_backward, layer_norm_naive, variance_one_pass
 from .linear import gelu, gelu_backward, linear, linear_backward
 from .loss import cross_entropy, cross_entropy_backward
 from .model import Forward, NumpyBERT
@@ -36,4 +36,4 @@ __all__ = ["self_attention", "self_attention_backward", "embed", "embed_backward
            "mlm_head_backward", "encoder_layer", "encoder_layer_backward", "layer_norm", "layer_norm_backward",
            "layer_norm_naive", "gelu", "gelu_backward", "linear", "linear_backward", "cross_entropy",
            "cross_entropy_backward", "Forward", "NumpyBERT", "log_softmax", "log_softmax_naive", "softmax",
-           "softmax_backward", "softmax_naive"]
+           "softmax_backward", "softmax_naive", "variance_one_pass"]

@@ -32,10 +32,18 @@ class LayerNormCache(NamedTuple):
     rstd: np.ndarray      # 1 / sqrt(var + eps), [..., 1]
 
 
+def variance_one_pass(x):
+    """Each row's variance in one pass, ``E[x^2] - E[x]^2`` (keepdims): what ``layer_norm_naive`` divides by.
+    Can come out negative (cancellation) or NaN (``inf - inf`` once the squares overflow)."""
+    mu = x.mean(-1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (x * x).mean(-1, keepdims=True) - mu * mu
+
+
 def layer_norm_naive(x, gamma, beta, eps=1e-12):
     """One-pass variance ``E[x^2] - E[x]^2``: cancels when |mean| >> spread, overflows for huge |x|."""
     mu = x.mean(-1, keepdims=True)
-    var = (x * x).mean(-1, keepdims=True) - mu * mu
+    var = variance_one_pass(x)
     with np.errstate(invalid="ignore"):
         return (x - mu) / np.sqrt(var + eps) * gamma + beta
 
