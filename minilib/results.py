@@ -161,7 +161,31 @@ def published_table(experiment, runs=(), references=()) -> Table:
                          _fmt("{:.2f}", math.exp(r.entropy_floor))])
     return Table(["source", "variant", "time", "final train loss", "train ppl", "dev ppl", "floor ppl"], rows,
                  title=f"{experiment}: published (English news) vs this course's runs (synthetic language)",
-                 note=TIME_NOTE)
+                 note=TIME_NOTE + " " + _ppl_note(pub, [*references, *runs]))
+
+
+def _ppl_note(pub, ours) -> str:
+    """What the loss and perplexity columns of ``published_table`` measure, with a worked example: its train
+    ppl is measured on other sentences than its final train loss, so it is not exp(final train loss)."""
+    from .experiments.lm import SCALE_SETTINGS          # lazy: experiments imports this module
+    scales = sorted({r.scale for r in ours}, key=list(SCALE_SETTINGS).index)
+    n = ", ".join(f"{SCALE_SETTINGS[s]['eval_batches']} at {s}" for s in scales)
+    note = ("final train loss: the mean, over the last 5% of steps, of each step's loss on its own batch (a mean "
+            "over steps, not tokens), taken while the model was still learning. train ppl: exp of the trained "
+            "model's token-weighted loss on the first batches of its epoch, evaluated after training"
+            + (f" ({n} scale)" if n else "") + ": other sentences and a later model, so it is not "
+            "exp(final train loss)")
+    if ours:
+        r = max(ours, key=lambda r: abs(r.train_loss - r.final_train_loss))
+        note += (f"; e.g. {r.variant} ({r.scale}, seed {r.seed}): e^{r.final_train_loss:.2f} = "
+                 f"{math.exp(r.final_train_loss):.1f} beside a train ppl of {r.train_ppl:.1f}")
+    note += ". dev ppl: exp of the loss on the whole dev set; floor ppl: exp of the entropy floor."
+    if pub:
+        v, m = next(iter(pub.items()))
+        note += (" The write-up does not say how it measured its train ppl; its two figures are not "
+                 f"exp of each other either ({v}: e^{m['final_train_loss']:.2f} = "
+                 f"{math.exp(m['final_train_loss']):.1f} beside {m['train_ppl']:.1f}).")
+    return note
 
 
 def probe_table(runs) -> Table:

@@ -139,6 +139,36 @@ def length_records(runs) -> list:
     return out
 
 
+# The ReLU normalisers' exponent alpha (weights relu(s) / L^alpha); the softmax's weights sum to 1, like alpha = 1.
+RULE_ALPHA = {"softmax": 1.0, "cosine_relu": 0.0, "cosine_relu_sqrtL": 0.5, "cosine_relu_L": 1.0,
+              "cosine_relu_Lalpha": None}     # None: the exponent each run learned
+
+
+def length_rule(runs) -> dict:
+    """Chapter 4's rule beside the length test: a row's weights over L keys sum to about L^(1 - alpha) times
+    their mean size, so an untrained layer's output would grow by the ratio of L^(1 - alpha) between the
+    long and the short probe sentences, averaged per token as the output norm is. Returns the probe lengths
+    and, per variant of ``RULE_ALPHA``, alpha, the rule's growth, the measured growth and their ratio."""
+    d = S.prepare_data(*(runs[0]["config"]["data"][k] for k in S.DATA_KEYS))
+    lengths = {k: d[k]["batches"][0].pad_mask.sum(1).double() for k in ("short", "long")}   # real tokens per row
+
+    def per_token(L, alpha):          # the mean over real tokens of L^(1 - alpha), L its own sentence's length
+        return float((L * L ** (1 - alpha)).sum() / L.sum())
+
+    measured = {r["variant"]: r for r in length_records(runs)}
+    summ = SC.summaries(runs)
+    rows = []
+    for v, alpha in RULE_ALPHA.items():
+        if alpha is None:             # the learned exponent, mean over the seeds at the best rate
+            best = SC.cells(runs)[v, "adamw"][summ[v, "adamw"]["best_lr"]]
+            alpha = statistics.fmean(r["learned"]["alpha"] for r in best if not r["diverged"])
+        rule = per_token(lengths["long"], alpha) / per_token(lengths["short"], alpha)
+        got = measured[v]["norm growth"]
+        rows.append({"variant": v, "alpha": round(alpha, 2), "rule": rule, "measured": got,
+                     "measured / rule": got / rule})
+    return {"short": float(lengths["short"].mean()), "long": float(lengths["long"].mean()), "rows": rows}
+
+
 def length_figure(runs):
     recs = length_records(runs)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(7, 4.6), constrained_layout=True)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from . import experiments as E
+from .experiments import lm
 from .results import compare
 from .scale import SCALES, resolve_scale
 from .viz import WIDTH, padded_heatmap, plot_losses, smooth
@@ -42,6 +43,7 @@ class LabPanel:
         self.status = W.HTML()
         self.progress_out, self.plot_out, self.table_out = W.Output(), W.Output(), W.Output()
         self.diag_out, self.history = W.Output(), None                   # the running (or last) run's History
+        self.lines = []                                                   # (bar, text) of each run's progress line
         self.button.on_click(lambda _: self.run())
         wrap = W.Layout(flex_flow="row wrap", align_items="center")      # narrow pages: controls wrap
         self.scale.layout.width = "200px"
@@ -53,11 +55,26 @@ class LabPanel:
     def _ipython_display_(self):
         display(self.widget)
 
-    def _live(self, variant):
+    def _progress_line(self, variant, total):
+        """A progress bar and one short line of text for one run, kept in the panel after the run. (tqdm's own
+        notebook bar puts rate and postfix on a line too long for a book page, where it wraps.)"""
+        bar = W.IntProgress(min=0, max=total, layout=W.Layout(width="200px"))
+        text = W.HTML(f"&nbsp;{variant}: starting")
+        self.lines.append((bar, text))
+        with self.progress_out:
+            display(W.HBox([bar, text], layout=W.Layout(flex_flow="row wrap", align_items="center")))
+        return bar, text
+
+    def _live(self, variant, line):
         last = [0.0]
+        bar, text = line
+        t0 = time.perf_counter()
 
         def callback(history):
             self.history = history
+            bar.value = history.step
+            text.value = (f"&nbsp;{variant}: step {history.step}/{bar.max}, loss {history.losses[-1]:.3f}, "
+                          f"{time.perf_counter() - t0:.0f} s")
             now = time.perf_counter()
             if now - last[0] < self.redraw_seconds:
                 return
@@ -96,15 +113,19 @@ class LabPanel:
             return []
         settings = {"lr": self.lr.value, **({"steps": self.steps.value} if self.steps.value > 0 else {}),
                     **({"diagnostics": True} if self.diagnostics.value else {}), **overrides}
+        settings.pop("progress", None)          # the panel draws its own progress line
         new = []
         self.button.disabled = True
         try:
             for v in variants:
                 self.status.value = f"running <b>{v}</b> at scale <b>{self.scale.value}</b>, seed {self.seed.value} …"
                 self.history = None
-                with self.progress_out:
-                    r = E.run(self.experiment, v, self.scale.value, self.seed.value,
-                              callback=self._live(v), **settings)
+                line = self._progress_line(v, lm.n_steps(self.experiment, v, self.scale.value, **settings))
+                r = E.run(self.experiment, v, self.scale.value, self.seed.value, progress=False,
+                          callback=self._live(v, line), **settings)
+                line[0].value = r.steps
+                line[1].value = (f"&nbsp;{v}: {r.steps} steps, final train loss {r.final_train_loss:.3f}, "
+                                 f"{r.train_seconds:.0f} s")
                 self.results.append(r)
                 new.append(r)
                 self._draw()

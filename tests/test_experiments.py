@@ -78,6 +78,34 @@ def test_reference_tables(dot_run):
         assert r.provenance["commit"] and r.provenance["date"] and r.experiment == "dot_vs_additive"
 
 
+def test_published_table_says_what_its_loss_and_perplexity_columns_measure(dot_run):
+    note = published_table("dot_vs_additive", runs=[dot_run]).note
+    assert "last 5% of steps" in note and "not exp(final train loss)" in note
+    assert f"e^{dot_run.final_train_loss:.2f} = {math.exp(dot_run.final_train_loss):.1f}" in note
+    assert f"{E.SCALE_SETTINGS['smoke']['eval_batches']} at smoke" in note
+    assert "e^5.85 = 347.2 beside 401.0" in note             # the write-up's figures, untouched
+    assert math.isclose(dot_run.train_ppl, math.exp(dot_run.train_loss))
+
+
+def test_scale_note_plurals_and_step_count(dot_run):
+    from minilib.experiments import lm
+    assert "a MiniGPT with 1 layer, 2 heads" in lm.scale_note("smoke")
+    assert "a MiniGPT with 2 layers, 4 heads" in lm.scale_note("cpu")
+    assert lm.n_steps("dot_vs_additive", "dot", "smoke") == dot_run.steps
+    assert lm.n_steps("masking", "zero", "smoke", steps=7) == 7
+
+
+def test_lab_panel_draws_its_own_short_progress_line():
+    import ipywidgets as W
+    from minilib.widgets import LabPanel
+    panel = LabPanel("masking", scale="smoke")
+    panel.steps.value = 12
+    panel.run(["zero"], progress=True)                       # the panel's own line, never tqdm's
+    (bar, text), = panel.lines
+    assert isinstance(bar, W.IntProgress) and bar.value == bar.max == 12
+    assert "zero: 12 steps" in text.value and len(text.value) < 80        # fits a book column
+
+
 def test_lab_panel_runs_and_keeps_every_run():
     from minilib.widgets import LabPanel
     panel = LabPanel("masking", scale="smoke")

@@ -319,3 +319,34 @@ def test_expected_precision_checker(capsys):
     assert not ex.check_expected_precision(lambda post, t: 0.5, streams)
     assert not ex.check_expected_precision(None, streams)
     assert "Hint" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- Lab 5's reading of the heads, and its panel
+def test_head_focus_tells_one_token_from_uniform_and_weak_heads():
+    from minilib.seglab import describe_heads, head_focus
+    T = 50
+    one = torch.zeros(T, T)
+    one[:, 7] = 1.0                                          # every query reads token 7
+    uniform = torch.full((T, T), 1 / T)
+    weak = torch.full((T, T), 0.5 / (T - 1))
+    weak[:, 3] = 0.5 / (T - 1) + 0.1                         # every query leans on token 3, weakly
+    weak = weak / weak.sum(-1, keepdim=True)
+    mixed = torch.eye(T) * 0.6 + 0.4 / T                     # each query on itself
+    focus = head_focus(torch.stack([one, uniform, weak, mixed]))
+    assert [f["kind"] for f in focus] == ["one token", "near uniform", "leaning on one token", "mixed"]
+    assert focus[0]["key"] == 7 and focus[0]["share"] == 1.0 and focus[0]["mean_max"] == pytest.approx(1.0)
+    assert focus[1]["uniform"] == pytest.approx(1 / T) and focus[2]["key"] == 3
+    assert describe_heads(focus[:1] * 2).startswith("every head, from (almost) every query, reads one")
+    assert describe_heads(focus).startswith("the heads differ: head 0: one token; head 1: near uniform")
+
+
+def test_seg_panel_draws_its_own_short_progress_line():
+    import ipywidgets as W
+    from minilib.seglab.panel import SegPanel
+    panel = SegPanel(variants=("no_attention",), scale="smoke")
+    tiny = dict(n_train=16, n_dev=8, n_test=8)
+    panel.epochs.value = 2
+    panel.run(progress=True, **tiny)                         # the panel's own line, never tqdm's
+    (bar, text), = panel.lines
+    assert isinstance(bar, W.IntProgress) and bar.value == bar.max == 2
+    assert "no_attention: 2 epochs" in text.value and len(text.value) < 100

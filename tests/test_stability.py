@@ -167,3 +167,17 @@ def test_lab_figures_and_panel_from_records(monkeypatch):
     panel = L.StabilityPanel(runs, variants=["softmax", "cosine"], lrs=[1e-3], scale="smoke")
     new = panel.run()
     assert calls == [("softmax", 1e-3), ("cosine", 1e-3)] and len(new) == 2 and "done" in panel.status.value
+
+
+def test_length_rule_on_the_stored_sweep():
+    from minilib import stability_lab as L
+    runs = S.load("cpu")
+    rule = L.length_rule(runs)
+    g = {r["variant"]: r for r in rule["rows"]}
+    measured = {r["variant"]: r["norm growth"] for r in L.length_records(runs)}
+    assert set(g) == set(L.RULE_ALPHA) and all(g[v]["measured"] == measured[v] for v in g)
+    assert g["softmax"]["rule"] == g["cosine_relu_L"]["rule"] == pytest.approx(1.0)       # L^0
+    assert g["cosine_relu"]["rule"] > g["cosine_relu_sqrtL"]["rule"] > 1.0
+    assert g["cosine_relu_sqrtL"]["rule"] < g["cosine_relu"]["rule"] ** 0.5 * 1.05     # ~ its square root
+    assert 1 < rule["long"] / rule["short"] <= S.LENGTH_FACTOR + 1                     # "up to 4x" longer
+    assert 0.3 < g["cosine_relu_Lalpha"]["alpha"] < 0.7                                # the learned exponent

@@ -65,8 +65,13 @@ def scale_note(scale) -> str:
             "paper": "the write-up's configuration, for a GPU"}[scale]
     return (f"`{scale}` scale ({what}): the synthetic language with {s['n_types']:,} word types, "
             f"one epoch of {s['n_train_tokens']:,} training tokens, sentences cut to {s['max_len']} tokens, "
-            f"batches of {s['batch_size']}; a MiniGPT with {s['n_layer']} layers, {s['n_head']} heads and "
-            f"width {s['n_embd']}, trained at learning rate {s['lr']:g}.")
+            f"batches of {s['batch_size']}; a MiniGPT with {_count(s['n_layer'], 'layer')}, "
+            f"{_count(s['n_head'], 'head')} and width {s['n_embd']}, trained at learning rate {s['lr']:g}.")
+
+
+def _count(k, noun) -> str:
+    """``_count(1, "layer")`` is "1 layer", ``_count(2, "layer")`` "2 layers"."""
+    return f"{k:,} {noun}{'' if k == 1 else 's'}"
 
 
 def check(experiment, variant=None):
@@ -86,6 +91,15 @@ def settings(experiment, variant, scale="auto", **overrides) -> dict:
                          f"{sorted(set(s) | set(MODEL_KEYS) | set(TRAIN_KEYS) - {'device', 'checkpoint'})}")
     s.update(overrides)
     return s
+
+
+def n_steps(experiment, variant, scale="auto", **overrides) -> int:
+    """How many training steps ``run`` with the same arguments takes: ``steps``, or one epoch of batches."""
+    s = settings(experiment, variant, scale, **overrides)
+    if s["steps"]:
+        return s["steps"]
+    d = prepare_data(*(s[k] for k in DATA_KEYS))
+    return math.ceil(len(d["train_ids"]) / s["batch_size"])          # make_batches: the last batch may be smaller
 
 
 @functools.lru_cache(maxsize=4)

@@ -91,3 +91,46 @@ def score_model(z_dev, dev, z_test, test, joiner, n_bins=15) -> dict:
             rel = {k: _bins(p, yt[mt], n_bins) for k, p in probs.items()}
     out["calibration"], out["reliability"] = cal, rel
     return out
+
+
+
+def head_focus(weights, one_token=(0.9, 0.5), near_uniform=3.0) -> list:
+    """What each head of one stream's attention ``weights`` [heads, T, T] looks at, one dict per head:
+    ``key`` (the key most queries weigh hardest), ``share`` (the share of queries whose hardest key it is),
+    ``mean_max`` (the mean of each query's largest weight), ``uniform`` (1/T, every query's largest weight
+    under uniform attention) and ``kind``:
+
+    - "one token": at least ``one_token[0]`` of the queries look hardest at the same key, with a mean
+      largest weight of at least ``one_token[1]``: the head reads that one token for the whole stream;
+    - "near uniform": a mean largest weight below ``near_uniform`` / T;
+    - "leaning on one token": the same key for at least ``one_token[0]`` of the queries, weakly;
+    - "mixed": anything else (queries look hardest at different keys)."""
+    w = torch.as_tensor(weights).float()
+    T = w.shape[-1]
+    out = []
+    for head in w:
+        top = head.argmax(-1)
+        key = int(torch.mode(top).values)
+        share, mean_max = float((top == key).float().mean()), float(head.max(-1).values.mean())
+        kind = ("one token" if share >= one_token[0] and mean_max >= one_token[1]
+                else "near uniform" if mean_max < near_uniform / T
+                else "leaning on one token" if share >= one_token[0] else "mixed")
+        out.append({"key": key, "share": share, "mean_max": mean_max, "uniform": 1 / T, "kind": kind})
+    return out
+
+
+HEAD_SUMMARY = {
+    "one token": "every head, from (almost) every query, reads one and the same token: peaked, but not a "
+                 "relation between tokens",
+    "near uniform": "every head is close to uniform: these heads have not sharpened",
+    "leaning on one token": "every head tilts (almost) every query towards one and the same token, but weakly: "
+                            "not yet peaked",
+    "mixed": "in every head the queries look hardest at different tokens",
+}
+
+
+def describe_heads(focus) -> str:
+    """One sentence on ``head_focus``'s result: what all heads share, or how they differ."""
+    kinds = [f["kind"] for f in focus]
+    return HEAD_SUMMARY[kinds[0]] if len(set(kinds)) == 1 else "the heads differ: " + "; ".join(
+        f"head {h}: {k}" for h, k in enumerate(kinds))

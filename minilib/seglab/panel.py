@@ -38,6 +38,7 @@ class SegPanel:
         self.button.on_click(lambda _: self.run())
         self.status = W.HTML()
         self.progress_out, self.plot_out, self.table_out = W.Output(), W.Output(), W.Output()
+        self.lines = []                                    # (bar, text) of each run's progress line
         wrap = W.Layout(flex_flow="row wrap", align_items="center")
         self.widget = W.VBox([
             W.HBox([W.HTML("<b>models</b>&nbsp;"), *self.picks.values()], layout=wrap),
@@ -60,10 +61,24 @@ class SegPanel:
             plot_curves(curves, title="dev F1 per epoch (this session)")
             plt.show()
 
-    def _live(self, variant):
+    def _progress_line(self, variant, total):
+        """A progress bar and one short line of text per run (tqdm's notebook bar wraps on a book page)."""
+        bar = W.IntProgress(min=0, max=total, layout=W.Layout(width="200px"))
+        text = W.HTML(f"&nbsp;{variant}: starting")
+        self.lines.append((bar, text))
+        with self.progress_out:
+            display(W.HBox([bar, text], layout=W.Layout(flex_flow="row wrap", align_items="center")))
+        return bar, text
+
+    def _live(self, variant, line):
         last = [0.0]
+        bar, text = line
 
         def callback(history):
+            h = history[-1]
+            bar.value = h["epoch"]
+            text.value = (f"&nbsp;{variant}: epoch {h['epoch']}/{bar.max}, dev F1 {h['dev_f1']:.3f} "
+                          f"(best {max(e['dev_f1'] for e in history):.3f}), {h['seconds']:.0f} s")
             if time.perf_counter() - last[0] >= self.redraw_seconds:
                 last[0] = time.perf_counter()
                 self._draw(running=(variant, list(history)))
@@ -85,8 +100,13 @@ class SegPanel:
                 settings.update(overrides)
                 self.status.value = (f"training <b>{v}</b> at scale <b>{self.scale.value}</b>, seed {self.seed.value}, "
                                      f"up to {settings['max_epochs']} epochs …")
-                with self.progress_out:
-                    r = run(v, self.scale.value, self.seed.value, callback=self._live(v), **settings)
+                settings.pop("progress", None)          # the panel draws its own progress line
+                line = self._progress_line(v, settings["max_epochs"])
+                r = run(v, self.scale.value, self.seed.value, progress=False, callback=self._live(v, line),
+                        **settings)
+                line[1].value = (f"&nbsp;{v}: {len(r.history)} epochs"
+                                 f"{' (stopped early)' if r.stopped_early else ''}, best dev F1 "
+                                 f"{r.best_dev_f1:.3f} at epoch {r.best_epoch}, {r.train_seconds:.0f} s")
                 self.results.append(r)
                 new.append(r)
                 self._draw()
