@@ -9,6 +9,10 @@ os.environ.setdefault("MINILIB_SCALE", "smoke")
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+    yield
+    if "matplotlib.pyplot" in __import__("sys").modules:      # figures drawn by a test die with it
+        import matplotlib.pyplot as plt
+        plt.close("all")
 
 
 @pytest.fixture(scope="session", autouse=True)

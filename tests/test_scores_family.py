@@ -237,13 +237,13 @@ def test_learned_scalars_are_parameters_in_their_ranges():
     assert {"learned.log_tau", "learned.alpha"} <= names
     with torch.no_grad():
         mha.learned.log_tau.fill_(10.0)
-    assert float(mha.learned.tau_value().max()) == pytest.approx(TAU_MAX)           # temperature >= 0.01
+    assert float(mha.learned.tau_value().max().detach()) == pytest.approx(TAU_MAX)           # temperature >= 0.01
     assert all(p.dim() == 1 for p in mha.learned.parameters())                      # vectors: never weight-decayed
     mink = MultiHeadAttention(8, 2, score="minkowski")
     with torch.no_grad():
         mink.learned.p_raw.fill_(-50.0)
-    assert float(mink.learned.p_value().min()) >= 1.0
-    assert float(MultiHeadAttention(8, 2, score="minkowski").learned.p_value()[0]) == pytest.approx(2.0)
+    assert float(mink.learned.p_value().min().detach()) >= 1.0
+    assert float(MultiHeadAttention(8, 2, score="minkowski").learned.p_value()[0].detach()) == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize("opts", [dict(), dict(qk_norm="layer"), dict(v_norm="l2")])
