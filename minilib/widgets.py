@@ -20,6 +20,17 @@ from .scale import SCALES, resolve_scale
 from .viz import WIDTH, padded_heatmap, plot_losses, smooth
 
 
+def progress_line(out, variant, total):
+    """``(bar, text)``: a progress bar and one short line of text for one run, displayed in the Output ``out`` and
+    kept there after the run (tqdm's own notebook bar puts rate and postfix on a line too long for a book page,
+    where it wraps). The caller sets ``bar.value`` and ``text.value`` as the run goes."""
+    bar = W.IntProgress(min=0, max=total, layout=W.Layout(width="200px"))
+    text = W.HTML(f"&nbsp;{variant}: starting")
+    with out:
+        display(W.HBox([bar, text], layout=W.Layout(flex_flow="row wrap", align_items="center")))
+    return bar, text
+
+
 class LabPanel:
     """``LabPanel("dot_vs_additive")``: variant checkboxes, scale, seed, learning rate, steps, Run."""
 
@@ -56,14 +67,8 @@ class LabPanel:
         display(self.widget)
 
     def _progress_line(self, variant, total):
-        """A progress bar and one short line of text for one run, kept in the panel after the run. (tqdm's own
-        notebook bar puts rate and postfix on a line too long for a book page, where it wraps.)"""
-        bar = W.IntProgress(min=0, max=total, layout=W.Layout(width="200px"))
-        text = W.HTML(f"&nbsp;{variant}: starting")
-        self.lines.append((bar, text))
-        with self.progress_out:
-            display(W.HBox([bar, text], layout=W.Layout(flex_flow="row wrap", align_items="center")))
-        return bar, text
+        self.lines.append(progress_line(self.progress_out, variant, total))
+        return self.lines[-1]
 
     def _live(self, variant, line):
         last = [0.0]

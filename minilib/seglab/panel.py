@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from ..scale import SCALES, resolve_scale
+from ..widgets import progress_line
 from .plots import plot_curves
 from .report import runs_table
 from .runs import SCALE_SETTINGS, VARIANTS, run
@@ -62,13 +63,8 @@ class SegPanel:
             plt.show()
 
     def _progress_line(self, variant, total):
-        """A progress bar and one short line of text per run (tqdm's notebook bar wraps on a book page)."""
-        bar = W.IntProgress(min=0, max=total, layout=W.Layout(width="200px"))
-        text = W.HTML(f"&nbsp;{variant}: starting")
-        self.lines.append((bar, text))
-        with self.progress_out:
-            display(W.HBox([bar, text], layout=W.Layout(flex_flow="row wrap", align_items="center")))
-        return bar, text
+        self.lines.append(progress_line(self.progress_out, variant, total))
+        return self.lines[-1]
 
     def _live(self, variant, line):
         last = [0.0]
