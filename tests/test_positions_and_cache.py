@@ -8,6 +8,7 @@ import torch
 from minilib.attention import KVCache, MultiHeadAttention, apply_rope, sinusoidal_table
 from minilib.models import GPTConfig, MiniGPT
 from minilib.models.gpt import Block
+from minilib.models.hf_weights import to_torch_mha
 
 gptj = pytest.importorskip("transformers.models.gptj.modeling_gptj", reason="transformers (requirements.txt)")
 
@@ -61,10 +62,8 @@ def test_block_equals_torch_transformer_encoder_layer(norm):
     ours = Block(c).double().eval()
     ref = torch.nn.TransformerEncoderLayer(16, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
                                            batch_first=True, norm_first=norm == "pre", dtype=torch.float64).eval()
+    ref.self_attn = to_torch_mha(ours.attn)             # the layer's rows of Q, K and V, in torch's layout
     with torch.no_grad():
-        ref.self_attn.in_proj_weight.copy_(ours.attn.in_proj.weight)
-        ref.self_attn.in_proj_bias.copy_(ours.attn.in_proj.bias)
-        ref.self_attn.out_proj.load_state_dict(ours.attn.out_proj.state_dict())
         ref.linear1.load_state_dict(ours.mlp.fc.state_dict())
         ref.linear2.load_state_dict(ours.mlp.proj.state_dict())
         ref.norm1.load_state_dict(ours.ln1.state_dict())

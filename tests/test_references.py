@@ -10,7 +10,7 @@ from minilib.attention import MultiHeadAttention, causal_mask, multihead
 from minilib.data import Tokenizer
 from minilib.experiments import head_qk
 from minilib.models import GPTConfig, MiniGPT
-from minilib.models.hf_weights import to_hf_gpt2
+from minilib.models.hf_weights import to_hf_gpt2, to_torch_mha
 
 transformers = pytest.importorskip("transformers", reason="transformers is installed with bertviz (requirements.txt)")
 
@@ -45,25 +45,11 @@ def test_minigpt_logits_equal_hugging_face_gpt2(fast):
     torch.testing.assert_close(ours[pad], theirs[pad], atol=1e-5, rtol=0)
 
 
-def torch_mha_with(mha: MultiHeadAttention):
-    """``torch.nn.MultiheadAttention`` with ``mha``'s weights; a shared projection is copied into
-    every role it plays (Q = K: [W_qk; W_qk; W_v]; Q = K = V: [W; W; W])."""
-    d = mha.d_model
-    ref = torch.nn.MultiheadAttention(d, mha.n_heads, batch_first=True, dtype=torch.float64)
-    w, b = mha.in_proj.weight, mha.in_proj.bias
-    with torch.no_grad():
-        ref.in_proj_weight.copy_(torch.cat([w[mha.rows(n)] for n in "qkv"]))
-        ref.in_proj_bias.copy_(torch.cat([b[mha.rows(n)] for n in "qkv"]))
-        ref.out_proj.weight.copy_(mha.out_proj.weight)
-        ref.out_proj.bias.copy_(mha.out_proj.bias)
-    return ref.eval()
-
-
 @pytest.mark.parametrize("qkv", QKV)
 @pytest.mark.parametrize("fast", [True, False])
 def test_multihead_attention_equals_torch_nn_multiheadattention(qkv, fast):
     mha = MultiHeadAttention(24, 4, qkv=qkv, causal=True, fast=fast).double().eval()
-    ref = torch_mha_with(mha)
+    ref = to_torch_mha(mha)
     x = torch.randn(3, 7, 24, dtype=torch.float64)
     pad = torch.ones(3, 7, dtype=torch.bool)
     pad[1, 5:], pad[2, 2:] = False, False                           # right padding
@@ -74,6 +60,13 @@ def test_multihead_attention_equals_torch_nn_multiheadattention(qkv, fast):
     mha.causal = False
     theirs, _ = ref(x, x, x, key_padding_mask=~pad, need_weights=False)
     torch.testing.assert_close(mha(x, pad_mask=pad), theirs, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("kw", [dict(score="additive"), dict(normaliser="sigmoid"), dict(qk_norm="layer"),
+                                dict(rope=True)])
+def test_torch_multiheadattention_twin_is_refused_where_it_would_differ(kw):
+    with pytest.raises(ValueError, match="no twin"):
+        to_torch_mha(MultiHeadAttention(8, 2, **kw))
 
 
 @pytest.mark.parametrize("qkv, same", [("separate", (False, False)), ("shared_qk", (True, False)),

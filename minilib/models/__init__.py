@@ -3,7 +3,8 @@
 - ``gpt``    ``GPTConfig`` and ``MiniGPT``: a small decoder-only transformer (nanoGPT's layout, pre-LN)
 - ``bert``   ``BERTConfig`` and ``MiniBERT``: a bidirectional MLM encoder (BERT's layout, post-LN)
 - ``sizes``      the size checks both configs share
-- ``hf_weights`` the same weights in Hugging Face's ``GPT2LMHeadModel`` / ``BertForMaskedLM`` (parity checks)
+- ``hf_weights`` the same weights in Hugging Face's ``GPT2LMHeadModel`` / ``BertForMaskedLM`` and in
+  ``torch.nn.MultiheadAttention`` (parity checks)
 - ``segmenter``  ``SegmenterConfig`` and ``BiLSTMSegmenter``: a BiLSTM boundary tagger, with or without attention (seed 004)
 """
 from .bert import BERTConfig, MiniBERT

@@ -1,9 +1,10 @@
-"""The same weights in Hugging Face's models: what the parity tests and the chapters compare against.
+"""The same weights in models nobody here wrote: what the parity tests and the chapters compare against.
 
-``to_hf_gpt2(MiniGPT)`` gives a ``GPT2LMHeadModel`` and ``to_hf_bert(MiniBERT)`` a ``BertForMaskedLM``
-holding exactly the minilib model's weights, so the two implementations (ours, and one nobody here
-wrote) can be run on the same input. Only the default layouts have a Hugging Face twin: dot-product
-scores, separate Q/K/V, -inf masking, learned positions, GPT-2's pre-LN / BERT's post-LN.
+``to_hf_gpt2(MiniGPT)`` gives a ``GPT2LMHeadModel``, ``to_hf_bert(MiniBERT)`` a ``BertForMaskedLM`` and
+``to_torch_mha(MultiHeadAttention)`` a ``torch.nn.MultiheadAttention``, each holding exactly the minilib
+module's weights, so the two implementations (ours, and one nobody here wrote) can be run on the same input.
+Only the default layouts have a Hugging Face twin: dot-product scores, separate Q/K/V, -inf masking, learned
+positions, GPT-2's pre-LN / BERT's post-LN.
 """
 from __future__ import annotations
 
@@ -16,6 +17,27 @@ def _check_plain(c, norm):
     if odd or getattr(c, "qk_norm", None) or getattr(c, "v_norm", None) or getattr(c, "norm", norm) != norm:
         raise ValueError(f"Hugging Face has no twin for these choices: {odd or 'vector norms / norm placement'}; "
                          "only the default attention has one")
+
+
+def to_torch_mha(mha):
+    """A ``torch.nn.MultiheadAttention`` (batch first, eval mode) with ``mha``'s weights. A shared projection
+    is copied into every role it plays (Q = K: [W_qk; W_qk; W_v]; Q = K = V: [W; W; W]); the rows of each
+    role come from the layer itself (``mha.rows``). Only dot-product scores without vector norms or RoPE
+    have this twin."""
+    odd = {k: v for k, v in (("score", mha.score), ("normaliser", mha.normaliser)) if v not in ("dot", "softmax")}
+    if odd or mha.norms is not None or mha.rope or mha.d_attn != mha.d_model:
+        raise ValueError(f"torch.nn.MultiheadAttention has no twin for these choices: "
+                         f"{odd or 'vector norms, RoPE or an attention width other than d_model'}")
+    w, b = mha.in_proj.weight, mha.in_proj.bias
+    ref = torch.nn.MultiheadAttention(mha.d_model, mha.n_heads, batch_first=True, bias=b is not None,
+                                      dtype=w.dtype, device=w.device)
+    with torch.no_grad():
+        ref.in_proj_weight.copy_(torch.cat([w[mha.rows(n)] for n in "qkv"]))
+        ref.out_proj.weight.copy_(mha.out_proj.weight)
+        if b is not None:
+            ref.in_proj_bias.copy_(torch.cat([b[mha.rows(n)] for n in "qkv"]))
+            ref.out_proj.bias.copy_(mha.out_proj.bias)
+    return ref.eval()
 
 
 def to_hf_gpt2(m):
