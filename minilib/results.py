@@ -55,7 +55,9 @@ class StoredRun:
 
 
 @dataclass
-class RunResult(StoredRun):
+class RunRecord(StoredRun):
+    """The fields every stored training run starts with (then each kind adds its own): what ran, at which scale
+    and seed, with which settings, how large, on what machine and commit, and how long it trained."""
     experiment: str
     variant: str
     scale: str
@@ -64,6 +66,10 @@ class RunResult(StoredRun):
     n_params: int
     provenance: dict                 # device, versions, date, commit
     train_seconds: float
+
+
+@dataclass
+class RunResult(RunRecord):
     seconds_per_step: float
     steps: int
     losses: list                     # train loss of every step
@@ -167,7 +173,7 @@ def published_table(experiment, runs=(), references=()) -> Table:
 def _ppl_note(pub, ours) -> str:
     """What the loss and perplexity columns of ``published_table`` measure, with a worked example: its train
     ppl is measured on other sentences than its final train loss, so it is not exp(final train loss)."""
-    from .experiments.lm import SCALE_SETTINGS          # lazy: experiments imports this module
+    from .experiments.lm import SCALE_SETTINGS  # lazy: experiments imports this module
     scales = sorted({r.scale for r in ours}, key=list(SCALE_SETTINGS).index)
     n = ", ".join(f"{SCALE_SETTINGS[s]['eval_batches']} at {s}" for s in scales)
     note = ("final train loss: the mean, over the last 5% of steps, of each step's loss on its own batch (a mean "

@@ -38,7 +38,7 @@ from ..choices import check_choice
 from ..device import seed_everything
 from ..models import BERTConfig, MiniBERT
 from ..provenance import provenance
-from ..results import RESULTS_DIR, RunResult, StoredRun, spread
+from ..results import RESULTS_DIR, RunRecord, RunResult, spread
 from ..scale import resolve_scale
 from ..tables import Table
 from ..train import TrainConfig, train
@@ -67,15 +67,8 @@ CLAIMS = [  # (claim from seed 001's review, metric, better variant, worse varia
 
 
 @dataclass
-class MaskingRun(StoredRun):
-    experiment: str
-    variant: str                        # the strategy
-    scale: str
-    seed: int
-    config: dict
-    n_params: int
-    provenance: dict
-    train_seconds: float
+class MaskingRun(RunRecord):
+    """One MLM run of a masking strategy (``variant`` is the strategy): ``RunRecord``'s fields, then these."""
     steps: int
     losses: list                        # train loss of every step (each strategy's own targets)
     dev_loss: float

@@ -35,7 +35,7 @@ from .. import data as D
 from ..choices import check_choice
 from ..data.minimal_pairs import AGREEMENT, minimal_pairs
 from ..provenance import provenance
-from ..results import RESULTS_DIR, RunResult, StoredRun
+from ..results import RESULTS_DIR, RunRecord, RunResult
 from ..scale import resolve_scale
 from ..train import TrainConfig, train
 
@@ -59,15 +59,8 @@ _FORMAT = 1                          # bump when a change makes cached models st
 
 
 @dataclass
-class RobertaRun(StoredRun):
-    experiment: str
-    variant: str
-    scale: str
-    seed: int
-    config: dict
-    n_params: int
-    provenance: dict
-    train_seconds: float
+class RobertaRun(RunRecord):
+    """One pretrain-and-fine-tune run (``variant``: pretrained or scratch): ``RunRecord``'s fields, then these."""
     pretrain: dict                    # steps, seconds, losses, dev MLM loss, BLiMP-style preference (pretrained only)
     finetune: dict                    # steps, seconds, losses
     test: dict                        # accuracy and pair accuracy, by construction, distance and attractors
