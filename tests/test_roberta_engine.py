@@ -37,15 +37,6 @@ def test_run_save_load_and_cache(tmp_path, monkeypatch):
         R.settings("smoke", hiddn=3)
 
 
-def test_tail_mean_is_the_last_tenth_at_least_one_step():
-    from minilib.experiments.roberta_report import tail_mean
-    losses = [2.0] * 19 + [0.5, 0.7]                                # 21 steps: the last tenth is 2 steps
-    assert tail_mean(losses) == pytest.approx(0.6)
-    assert tail_mean([3.0, 1.0]) == 1.0 and tail_mean(range(100), fraction=0.05) == pytest.approx(97.0)
-    with pytest.raises(ValueError):
-        tail_mean([])
-
-
 def _record(correct, tvd_shift=0.0):
     n = len(correct)
     edit = {"tvd": [tvd_shift] * n, "correct": [0.0 if tvd_shift else c for c in correct]}

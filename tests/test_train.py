@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from minilib.models import GPTConfig, MiniGPT
-from minilib.train import TrainConfig, TrainingDiverged, lr_at, train
+from minilib.train import TrainConfig, TrainingDiverged, lr_at, tail_mean, train
 
 
 def copy_task(n=8, T=12, V=20, seed=0):
@@ -62,3 +62,20 @@ def test_schedule_and_config_errors():
         TrainConfig(lr=0)
     with pytest.raises(ValueError, match="no batches"):
         train(tiny(), [], TrainConfig(progress=False))
+
+
+def test_tail_mean_is_the_last_tenth_at_least_one_step():
+    losses = [2.0] * 19 + [0.5, 0.7]                                # 21 steps: the last tenth is 2 steps
+    assert tail_mean(losses) == pytest.approx(0.6)
+    assert tail_mean([3.0, 1.0]) == 1.0 and tail_mean(range(100), fraction=0.05) == pytest.approx(97.0)
+    with pytest.raises(ValueError):
+        tail_mean([])
+
+
+
+def test_tail_mean_at_5_percent_is_the_runs_final_train_loss_definition():
+    """final_train_loss has always been the mean of the last len // 20 steps (at least one)."""
+    for n in range(1, 400):
+        losses = [float(i) for i in range(n)]
+        tail = losses[-max(1, n // 20):]
+        assert tail_mean(losses, 0.05) == pytest.approx(sum(tail) / len(tail), rel=0, abs=1e-12), n

@@ -28,7 +28,7 @@ from ..provenance import provenance
 from .. import results
 from ..results import RunResult, load_references
 from ..scale import resolve_scale
-from ..train import TrainConfig, train
+from ..train import TrainConfig, tail_mean, train
 
 EXPERIMENTS = {
     "dot_vs_additive": {"dot": {"score": "dot"}, "additive": {"score": "additive"}},
@@ -195,7 +195,6 @@ def run(experiment, variant, scale="auto", seed=0, *, callback=None, progress=Tr
     if hist.step < (tcfg.steps or len(batches)):
         raise RuntimeError(f"run stopped early at step {hist.step} (stop_after); resume it with the same checkpoint")
     n_eval = s["eval_batches"]
-    tail = hist.losses[-max(1, len(hist.losses) // 20):]
     dev = evaluate(model, d["dev"], device)                  # the whole dev set: the floor is computed on it too
     train_eval = evaluate(model, batches[:n_eval], device)
     floor = d["floor"]
@@ -215,7 +214,7 @@ def run(experiment, variant, scale="auto", seed=0, *, callback=None, progress=Tr
                 "data": {k: s[k] for k in DATA_KEYS} | {"train_tokens": hist.tokens, "train_batches": len(batches)}}),
         n_params=model.num_params(), provenance=prov, train_seconds=hist.train_seconds,
         seconds_per_step=hist.seconds_per_step, median_step_ms=hist.median_step_ms, steps=hist.step, losses=hist.losses,
-        final_train_loss=sum(tail) / len(tail), train_loss=train_eval["loss"], dev_loss=dev["loss"],
+        final_train_loss=tail_mean(hist.losses, 0.05), train_loss=train_eval["loss"], dev_loss=dev["loss"],
         entropy_floor=floor, probes=probes, samples=[" ".join(t) for t, _ in samples[:5]],
         grammatical_rate=gram, leak=leak)
     # not saved to JSON: the trained model itself, for attention maps in the labs

@@ -41,7 +41,7 @@ from ..provenance import provenance
 from ..results import RESULTS_DIR, RunRecord, RunResult, spread
 from ..scale import resolve_scale
 from ..tables import Table
-from ..train import TrainConfig, train
+from ..train import TrainConfig, tail_mean, train
 
 EXPERIMENT = "mlm_masking"            # file prefix; not "masking_", which is lab 3's
 STRATEGIES = D.mlm.STRATEGIES         # ("static", "dynamic", "whole_word")
@@ -80,8 +80,7 @@ class MaskingRun(RunRecord):
     @property
     def final_train_loss(self) -> float:
         """Mean training loss over the last 5% of steps (on this strategy's own training masks)."""
-        tail = self.losses[-max(1, len(self.losses) // 20):]
-        return sum(tail) / len(tail) if tail else float("nan")
+        return tail_mean(self.losses, 0.05) if self.losses else float("nan")
 
 
 def settings(scale="auto", **overrides) -> dict:

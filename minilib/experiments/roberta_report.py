@@ -90,17 +90,6 @@ def pretraining_verdicts(runs, groups=CONSTRUCTIONS) -> tuple[Table, dict]:
                  note="means over seeds; SE of the difference from the two spreads; helps/hurts beyond 2 SE."), out
 
 
-def tail_mean(losses, fraction=0.1) -> float:
-    """Mean of the last ``fraction`` of a loss curve (at least its last step): where training ended."""
-    losses = list(losses)
-    if not losses:
-        raise ValueError("an empty loss curve has no tail")
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    tail = losses[-max(1, round(fraction * len(losses))):]
-    return math.fsum(tail) / len(tail)
-
-
 def plot_losses(curves: dict, ylabel="loss", title="", window=50, ax=None):
     """Training-loss curves (name -> per-step losses), smoothed, on one axis."""
     ax = ax or plt.subplots(figsize=(style.COLUMN_INCHES, 3.2))[1]

@@ -62,6 +62,18 @@ class TrainConfig:
             raise ValueError(f"log_every must be >= 1, got {self.log_every}")
 
 
+def tail_mean(losses, fraction: float = 0.1) -> float:
+    """Mean of the last ``fraction`` of a loss curve (``floor(fraction * steps)`` steps, at least the last one):
+    where training ended, less noisy than the last step. The runs' ``final_train_loss`` is the last 5%."""
+    losses = list(losses)
+    if not losses:
+        raise ValueError("an empty loss curve has no tail")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    tail = losses[-max(1, int(len(losses) * fraction + 1e-9)):]
+    return math.fsum(tail) / len(tail)
+
+
 @dataclass
 class History:
     losses: list = field(default_factory=list)    # train loss of every step
