@@ -36,6 +36,7 @@ from .. import data as D
 from ..data.subword import SubwordTokenizer, subword_batches
 from ..choices import check_choice
 from ..device import seed_everything
+from ..metrics.stats import welch
 from ..models import BERTConfig, MiniBERT
 from ..provenance import provenance
 from ..results import RESULTS_DIR, RunRecord, RunResult, spread
@@ -215,8 +216,7 @@ def compare_two(runs, metric, a, b, lower_is_better) -> dict:
     st = spread(runs, metric)
     if a not in st or b not in st:
         raise ValueError(f"need runs of both {a!r} and {b!r}")
-    diff = st[a]["mean"] - st[b]["mean"]
-    se = math.sqrt(st[a]["sd"] ** 2 / st[a]["n"] + st[b]["sd"] ** 2 / st[b]["n"])
+    diff, se = welch(*((st[v]["mean"], st[v]["sd"], st[v]["n"]) for v in (a, b)))
     gain = -diff if lower_is_better else diff                      # > 0: a is better
     if not math.isfinite(se):
         verdict = "not decided (one seed)"

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import style
 from ..data.minimal_pairs import CONSTRUCTIONS
+from ..metrics.stats import welch
 from ..tables import Table
 from ..viz import smooth
 from .roberta import DISTANCES, _bucket
@@ -78,9 +79,8 @@ def pretraining_verdicts(runs, groups=CONSTRUCTIONS) -> tuple[Table, dict]:
         raise ValueError("need stored runs of both variants: python -m minilib.experiments roberta")
     rows, out = [], {}
     for g in [*groups, "all"]:
-        (ma, sa, na), (mb, sb, nb) = sp["pretrained"][g], sp["scratch"][g]
-        se = math.sqrt(sa ** 2 / na + sb ** 2 / nb) if na > 1 and nb > 1 else math.nan
-        diff = ma - mb
+        (ma, _, _), (mb, _, _) = sp["pretrained"][g], sp["scratch"][g]
+        diff, se = welch(sp["pretrained"][g], sp["scratch"][g])
         verdict = ("not decided (one seed)" if not math.isfinite(se) else "helps" if diff > 2 * se
                    else "hurts" if diff < -2 * se else "no clear difference")
         out[g] = {"diff": diff, "se": se, "verdict": verdict}

@@ -24,6 +24,7 @@ import math
 import statistics
 from collections import defaultdict
 
+from ..metrics.stats import mean_sd
 from ..tables import Table
 
 SPIKE_TOL = 0.5     # nats the smoothed training loss may rise above its best so far
@@ -56,10 +57,9 @@ def cells(runs) -> dict:
 
 
 def _mean_sd(xs):
-    xs = [x for x in xs if math.isfinite(x)]
-    if not xs:
-        return math.nan, math.nan, 0
-    return statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0, len(xs)
+    """``mean_sd``, with a spread of 0 (not nan) for a single seed: one run is its own best and range."""
+    m, sd, n = mean_sd(xs)
+    return m, (0.0 if n == 1 else sd), n
 
 
 def summarise(by_lr: dict, thr: float) -> dict:

@@ -18,6 +18,8 @@ import math
 
 import torch
 
+from .stats import mean_sd
+
 
 def _vec(x) -> torch.Tensor:
     return torch.as_tensor(x, dtype=torch.float64).flatten()
@@ -60,13 +62,8 @@ def tvd(p, q) -> float:
 
 def mean_se(xs) -> tuple[float, float, int]:
     """``(mean, standard error, n)`` of the finite values of ``xs``."""
-    v = [float(x) for x in xs if math.isfinite(float(x))]
-    n = len(v)
-    if n == 0:
-        return float("nan"), float("nan"), 0
-    m = math.fsum(v) / n
-    sd = math.sqrt(math.fsum((x - m) ** 2 for x in v) / (n - 1)) if n > 1 else float("nan")
-    return m, sd / math.sqrt(n), n
+    m, sd, n = mean_sd([float(x) for x in xs])
+    return m, (sd / math.sqrt(n) if n else math.nan), n
 
 
 def paired_verdict(a, b, *, margin: float = 0.0) -> dict:

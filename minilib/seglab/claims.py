@@ -17,8 +17,8 @@ the tables show the numbers so a reader can judge for themselves.
 from __future__ import annotations
 
 import math
-import statistics
 
+from ..metrics.stats import mean_sd, welch
 from ..tables import Table
 
 # Seed 004 (training report of session 20250818_224127), quoted with credit.
@@ -31,14 +31,6 @@ PUBLISHED = {
     "n_params": 2_755_842,
 }
 VERDICTS = ("reproduced", "not reproduced", "not testable")
-
-
-def mean_sd(xs) -> tuple:
-    """(mean, sample sd, n); sd is nan for fewer than two values."""
-    xs = [x for x in xs if x is not None and math.isfinite(x)]
-    if not xs:
-        return float("nan"), float("nan"), 0
-    return statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else float("nan"), len(xs)
 
 
 def fmt_spread(xs, digits=3) -> str:
@@ -55,10 +47,9 @@ def verdict(diffs, *, welch_with=None) -> tuple:
             return "not testable", m, float("nan")
         se = sd / math.sqrt(n)
     else:
-        (ma, sa, na), (mb, sb, nb) = mean_sd(diffs), mean_sd(welch_with)
-        if na < 2 or nb < 2:
-            return "not testable", ma - mb, float("nan")
-        m, se = ma - mb, math.sqrt(sa ** 2 / na + sb ** 2 / nb)
+        m, se = welch(mean_sd(diffs), mean_sd(welch_with))
+        if not math.isfinite(se):
+            return "not testable", m, se
     return ("reproduced" if m - 2 * se > 0 else "not reproduced"), m, se
 
 
