@@ -112,3 +112,10 @@ def test_scale_qk_multiplies_every_score_by_c_squared():
         torch.testing.assert_close(v1, v0)
     with pytest.raises(ValueError, match="scale the values too"):
         MultiHeadAttention(8, 2, qkv="shared_qkv").scale_qk_(2.0)
+
+
+def test_torch_multiheadattention_twin_is_frozen_like_its_source():
+    mha = MultiHeadAttention(8, 2)
+    assert all(p.requires_grad for p in to_torch_mha(mha).parameters())
+    mha.requires_grad_(False)
+    assert not any(p.requires_grad for p in to_torch_mha(mha).parameters())

@@ -20,7 +20,7 @@ def _check_plain(c, norm):
 
 
 def to_torch_mha(mha):
-    """A ``torch.nn.MultiheadAttention`` (batch first, eval mode) with ``mha``'s weights. A shared projection
+    """A ``torch.nn.MultiheadAttention`` (batch first, eval mode, frozen if ``mha`` is) with ``mha``'s weights. A shared projection
     is copied into every role it plays (Q = K: [W_qk; W_qk; W_v]; Q = K = V: [W; W; W]); the rows of each
     role come from the layer itself (``mha.rows``). Only dot-product scores without vector norms or RoPE
     have this twin."""
@@ -37,7 +37,7 @@ def to_torch_mha(mha):
         if b is not None:
             ref.in_proj_bias.copy_(torch.cat([b[mha.rows(n)] for n in "qkv"]))
             ref.out_proj.bias.copy_(mha.out_proj.bias)
-    return ref.eval()
+    return ref.requires_grad_(w.requires_grad).eval()          # frozen if the layer is
 
 
 def to_hf_gpt2(m):
